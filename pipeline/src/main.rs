@@ -1,0 +1,2 @@
+//! The `passwatch` command line.
+fn main() {}

@@ -54,16 +54,52 @@ pub fn plate_distance(a: &str, b: &str) -> f32 {
     plate_distance_bounded(a, b, f32::INFINITY).unwrap_or(f32::INFINITY)
 }
 
+/// Plates up to this many characters are compared without touching the heap.
+const STACK_CHARS: usize = 24;
+
 /// [`plate_distance`] that gives up as soon as the distance must exceed `max_cost`, returning
-/// `None` then. This is what makes a fuzzy scan over a large registry cheap.
+/// `None` then. This is what makes a fuzzy scan over a large registry cheap: plates of up to
+/// [`STACK_CHARS`] characters are compared in stack buffers, with no allocation per pair.
 pub fn plate_distance_bounded(a: &str, b: &str, max_cost: f32) -> Option<f32> {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if (a.len() as f32 - b.len() as f32).abs() > max_cost {
+    let (na, nb) = (a.chars().count(), b.chars().count());
+    if (na as f32 - nb as f32).abs() > max_cost {
         return None;
     }
-    let mut prev: Vec<f32> = (0..=b.len()).map(|j| j as f32).collect();
-    let mut cur = vec![0.0f32; b.len() + 1];
+    if na <= STACK_CHARS && nb <= STACK_CHARS {
+        let mut ca = ['\0'; STACK_CHARS];
+        let mut cb = ['\0'; STACK_CHARS];
+        ca.iter_mut().zip(a.chars()).for_each(|(d, c)| *d = c);
+        cb.iter_mut().zip(b.chars()).for_each(|(d, c)| *d = c);
+        let mut prev = [0.0f32; STACK_CHARS + 1];
+        let mut cur = [0.0f32; STACK_CHARS + 1];
+        edit_distance(
+            &ca[..na],
+            &cb[..nb],
+            &mut prev[..=nb],
+            &mut cur[..=nb],
+            max_cost,
+        )
+    } else {
+        let ca: Vec<char> = a.chars().collect();
+        let cb: Vec<char> = b.chars().collect();
+        let mut prev = vec![0.0f32; nb + 1];
+        let mut cur = vec![0.0f32; nb + 1];
+        edit_distance(&ca, &cb, &mut prev, &mut cur, max_cost)
+    }
+}
+
+/// Two-row Levenshtein with [`substitution_cost`], abandoning once a whole row exceeds
+/// `max_cost` (every later row can only be larger). `prev` and `cur` hold `b.len() + 1` values.
+fn edit_distance<'r>(
+    a: &[char],
+    b: &[char],
+    mut prev: &'r mut [f32],
+    mut cur: &'r mut [f32],
+    max_cost: f32,
+) -> Option<f32> {
+    for (j, v) in prev.iter_mut().enumerate() {
+        *v = j as f32;
+    }
     for (i, &ca) in a.iter().enumerate() {
         cur[0] = (i + 1) as f32;
         let mut row_min = cur[0];
@@ -96,10 +132,16 @@ mod tests {
     #[test]
     fn confusables_are_cheaper_than_other_substitutions() {
         assert_eq!(plate_distance("ABC123", "ABC123"), 0.0);
-        assert_eq!(plate_distance("AB0123", "ABO123"), CONFUSABLE_SUBSTITUTION_COST);
+        assert_eq!(
+            plate_distance("AB0123", "ABO123"),
+            CONFUSABLE_SUBSTITUTION_COST
+        );
         assert_eq!(plate_distance("ABC123", "ABX123"), 1.0);
         assert_eq!(plate_distance("ABC123", "ABC1234"), 1.0);
-        assert_eq!(plate_distance("8S5", "B55"), 2.0 * CONFUSABLE_SUBSTITUTION_COST);
+        assert_eq!(
+            plate_distance("8S5", "B55"),
+            2.0 * CONFUSABLE_SUBSTITUTION_COST
+        );
     }
 
     #[test]
@@ -109,7 +151,22 @@ mod tests {
         assert_eq!(plate_distance_bounded("A", "ABCD", 2.0), None);
     }
 
+    #[test]
+    fn long_plates_take_the_heap_path() {
+        let a = "A".repeat(30);
+        let b = format!("{}B", "A".repeat(29));
+        assert_eq!(plate_distance(&a, &b), 1.0);
+        assert_eq!(plate_distance_bounded(&a, &b, 0.5), None);
+    }
+
     proptest::proptest! {
+        #[test]
+        fn bounded_agrees_with_unbounded(a in "[A-D0-3]{0,30}", b in "[A-D0-3]{0,30}", max in 0.0f32..6.0) {
+            let d = plate_distance(&a, &b);
+            let bounded = plate_distance_bounded(&a, &b, max);
+            proptest::prop_assert_eq!(bounded, (d <= max).then_some(d));
+        }
+
         #[test]
         fn symmetric_and_zero_only_for_equal(a in "[A-Z0-9]{0,8}", b in "[A-Z0-9]{0,8}") {
             let d = plate_distance(&a, &b);

@@ -5,5 +5,12 @@
 //! `passwatch` command line built on them.
 #![deny(missing_docs)]
 
+pub mod eval;
+pub mod events;
+pub mod evidence;
+pub mod ingest;
+pub mod registry;
+pub mod rules;
 pub mod sighting;
+pub mod site;
 pub mod time;

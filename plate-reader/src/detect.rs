@@ -1,0 +1,442 @@
+//! Plate candidates: where in a frame a plate may be.
+//!
+//! Two detectors sit behind one trait, [`PlateDetector`]:
+//!
+//! - [`TextLineDetector`] runs the PP-OCRv4 DBNet text detector over the frame and keeps the text
+//!   lines of plausible plate shape. It finds *every* line of text (state names, slogans, shop
+//!   signs), so the reader later ranks candidates by how plate-like their read is.
+//! - [`PlatedetDetector`] runs `platedet` (YOLOv8, fp16) and returns whole-plate boxes, which the
+//!   reader can refine into the text lines inside them with the same DBNet model.
+//!
+//! Every candidate's quad is in frame pixels (`quad_in_frame`).
+
+use crate::geometry::{
+    binarize, connected_components, dilate_2x2, mean_inside, min_area_rect, nms, unclip, BBox,
+    Point, Quad,
+};
+use crate::PlateError;
+use image::RgbImage;
+use ndarray::Array4;
+use passwatch_models::preprocess::{fill, resize_into, Letterbox, Normalise, Placement};
+use passwatch_models::{DecoderKind, Model};
+
+/// Which detector produced a candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectorKind {
+    /// PP-OCRv4 DBNet text lines.
+    TextLines,
+    /// platedet whole-plate boxes.
+    Platedet,
+}
+
+impl std::fmt::Display for DetectorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DetectorKind::TextLines => "text-lines",
+            DetectorKind::Platedet => "platedet",
+        })
+    }
+}
+
+impl std::str::FromStr for DetectorKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text-lines" | "text_lines" | "ppocr" | "dbnet" => Ok(DetectorKind::TextLines),
+            "platedet" | "yolo" => Ok(DetectorKind::Platedet),
+            other => Err(format!(
+                "unknown plate detector {other:?} (text-lines, platedet)"
+            )),
+        }
+    }
+}
+
+/// A region of a frame that may hold a plate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlateCandidate {
+    /// Corners in frame pixels (top-left, top-right, bottom-right, bottom-left).
+    pub quad_in_frame: Quad,
+    /// The detector's confidence, 0..1.
+    pub score: f32,
+    /// Which detector found it.
+    pub detector: DetectorKind,
+}
+
+/// Finds plate candidates in a frame.
+pub trait PlateDetector: Send {
+    /// Candidates in `frame`, best first.
+    fn detect(&mut self, frame: &RgbImage) -> Result<Vec<PlateCandidate>, PlateError>;
+    /// Which detector this is.
+    fn kind(&self) -> DetectorKind;
+    /// The id of the model behind it (recorded in events).
+    fn model_id(&self) -> &str;
+}
+
+/// DBNet post-processing settings (PaddleOCR's defaults unless noted).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DbnetConfig {
+    /// The image's short side is scaled up to this many pixels when smaller (rapidocr's
+    /// `limit_side_len` with `limit_type = "min"`); sides are then rounded to multiples of 32.
+    pub limit_side: u32,
+    /// The long side is never scaled beyond this (bounds the cost on large frames).
+    pub max_side: u32,
+    /// Probability threshold of the text map.
+    pub threshold: f32,
+    /// Minimum mean probability inside a box.
+    pub box_threshold: f32,
+    /// Unclip (box expansion) ratio.
+    pub unclip_ratio: f32,
+    /// Smallest box short side, in map pixels.
+    pub min_size: f32,
+    /// At most this many boxes per image.
+    pub max_candidates: usize,
+}
+
+impl Default for DbnetConfig {
+    fn default() -> Self {
+        DbnetConfig {
+            limit_side: 736,
+            max_side: 2048,
+            threshold: 0.3,
+            box_threshold: 0.5,
+            unclip_ratio: 1.6,
+            min_size: 3.0,
+            max_candidates: 1000,
+        }
+    }
+}
+
+/// A text line found by DBNet, in the pixels of the image it ran on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextLine {
+    /// Corners in image pixels.
+    pub quad: Quad,
+    /// Mean text probability inside the line.
+    pub score: f32,
+}
+
+/// PP-OCRv4 DBNet text detection.
+pub struct Dbnet {
+    model: Model,
+    norm: Normalise,
+    /// Post-processing settings.
+    pub config: DbnetConfig,
+    mask: Vec<u8>,
+}
+
+impl Dbnet {
+    /// Wraps a loaded DBNet model.
+    pub fn new(model: Model, config: DbnetConfig) -> Result<Self, PlateError> {
+        expect_decoder(&model, DecoderKind::Dbnet)?;
+        Ok(Dbnet {
+            norm: Normalise::from_spec(&model.manifest().input),
+            model,
+            config,
+            mask: Vec::new(),
+        })
+    }
+
+    /// The model's id.
+    pub fn model_id(&self) -> &str {
+        self.model.id()
+    }
+
+    /// The input size DBNet runs at for an image of this size (multiples of 32).
+    pub fn input_size(&self, w: u32, h: u32) -> (u32, u32) {
+        let short = w.min(h).max(1) as f32;
+        let mut ratio = if short < self.config.limit_side as f32 {
+            self.config.limit_side as f32 / short
+        } else {
+            1.0
+        };
+        let long = w.max(h) as f32 * ratio;
+        if long > self.config.max_side as f32 {
+            ratio *= self.config.max_side as f32 / long;
+        }
+        let round32 = |v: f32| (((v / 32.0).round() as u32).max(1)) * 32;
+        (round32(w as f32 * ratio), round32(h as f32 * ratio))
+    }
+
+    /// Text lines in `image`, in its pixels, best score first.
+    pub fn detect_lines(&mut self, image: &RgbImage) -> Result<Vec<TextLine>, PlateError> {
+        let (w, h) = (image.width(), image.height());
+        if w < 2 || h < 2 {
+            return Ok(Vec::new());
+        }
+        let (tw, th) = self.input_size(w, h);
+        let mut input = Array4::<f32>::zeros((1, 3, th as usize, tw as usize));
+        let slice = input
+            .as_slice_mut()
+            .ok_or_else(|| PlateError::Internal("input tensor not contiguous".into()))?;
+        resize_into(
+            image,
+            slice,
+            tw,
+            th,
+            Placement {
+                x: 0,
+                y: 0,
+                w: tw,
+                h: th,
+            },
+            &self.norm,
+        );
+        let out = self.model.run(input.into_dyn().view())?;
+        let map = &out[0];
+        let (mh, mw) = match map.shape.as_slice() {
+            [_, _, mh, mw] => (*mh, *mw),
+            s => {
+                return Err(PlateError::Internal(format!(
+                    "DBNet output has shape {s:?}, expected [1, 1, H, W]"
+                )))
+            }
+        };
+        let map = &map.data[..mh * mw];
+        let sx = w as f32 / mw as f32;
+        let sy = h as f32 / mh as f32;
+        let mut lines = self.boxes_from_map(map, mw, mh);
+        for l in &mut lines {
+            let q = l.quad.scaled(sx, sy);
+            l.quad = clamp_quad(&q, w as f32, h as f32);
+        }
+        Ok(lines)
+    }
+
+    /// DBNet post-processing: threshold, dilate, components, min-area rectangles, box score,
+    /// unclip. Quads are in map pixels.
+    fn boxes_from_map(&mut self, map: &[f32], mw: usize, mh: usize) -> Vec<TextLine> {
+        let c = &self.config;
+        binarize(map, c.threshold, &mut self.mask);
+        dilate_2x2(&mut self.mask, mw, mh);
+        let mut comps = connected_components(&self.mask, mw, mh);
+        // Biggest first, as PaddleOCR caps the number of contours it looks at.
+        comps.sort_by(|a, b| b.area.cmp(&a.area));
+        comps.truncate(c.max_candidates);
+        let mut lines = Vec::new();
+        for comp in comps {
+            if comp.outline.len() < 4 {
+                continue;
+            }
+            let rect = min_area_rect(&comp.outline);
+            if rect.short_side() < c.min_size {
+                continue;
+            }
+            let score = mean_inside(map, mw, mh, &rect.corners());
+            if score < c.box_threshold {
+                continue;
+            }
+            let grown = unclip(&rect, c.unclip_ratio);
+            if grown.short_side() < c.min_size + 2.0 {
+                continue;
+            }
+            lines.push(TextLine {
+                quad: grown.corners(),
+                score,
+            });
+        }
+        lines.sort_by(|a, b| b.score.total_cmp(&a.score));
+        lines
+    }
+}
+
+/// Plate-shape limits for text lines proposed as plates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlateShape {
+    /// Smallest line height in frame pixels.
+    pub min_height: f32,
+    /// Smallest width/height ratio of a line.
+    pub min_aspect: f32,
+    /// Largest width/height ratio of a line.
+    pub max_aspect: f32,
+    /// At most this many candidates per frame (largest first).
+    pub max_candidates: usize,
+}
+
+impl Default for PlateShape {
+    fn default() -> Self {
+        PlateShape {
+            min_height: 8.0,
+            min_aspect: 1.2,
+            max_aspect: 12.0,
+            max_candidates: 24,
+        }
+    }
+}
+
+/// Plate candidates from DBNet text lines of plausible plate shape.
+pub struct TextLineDetector {
+    dbnet: Dbnet,
+    /// Shape filter.
+    pub shape: PlateShape,
+}
+
+impl TextLineDetector {
+    /// Wraps a DBNet detector.
+    pub fn new(dbnet: Dbnet, shape: PlateShape) -> Self {
+        TextLineDetector { dbnet, shape }
+    }
+
+    /// The DBNet detector inside.
+    pub fn dbnet(&mut self) -> &mut Dbnet {
+        &mut self.dbnet
+    }
+}
+
+impl PlateDetector for TextLineDetector {
+    fn detect(&mut self, frame: &RgbImage) -> Result<Vec<PlateCandidate>, PlateError> {
+        let lines = self.dbnet.detect_lines(frame)?;
+        let s = &self.shape;
+        let mut out: Vec<PlateCandidate> = lines
+            .into_iter()
+            .filter(|l| {
+                let (w, h) = (l.quad.width(), l.quad.height());
+                h >= s.min_height
+                    && w / h.max(1e-3) >= s.min_aspect
+                    && w / h.max(1e-3) <= s.max_aspect
+            })
+            .map(|l| PlateCandidate {
+                quad_in_frame: l.quad,
+                score: l.score,
+                detector: DetectorKind::TextLines,
+            })
+            .collect();
+        // Keep the largest lines: plates are read best when big, and distant text is noise.
+        out.sort_by(|a, b| b.quad_in_frame.area().total_cmp(&a.quad_in_frame.area()));
+        out.truncate(s.max_candidates);
+        out.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(out)
+    }
+
+    fn kind(&self) -> DetectorKind {
+        DetectorKind::TextLines
+    }
+
+    fn model_id(&self) -> &str {
+        self.dbnet.model_id()
+    }
+}
+
+/// platedet (YOLOv8) settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlatedetConfig {
+    /// Minimum plate score.
+    pub score_threshold: f32,
+    /// NMS IoU threshold.
+    pub nms_iou: f32,
+}
+
+impl Default for PlatedetConfig {
+    fn default() -> Self {
+        PlatedetConfig {
+            score_threshold: 0.4,
+            nms_iou: 0.4,
+        }
+    }
+}
+
+/// Whole-plate boxes from platedet.
+pub struct PlatedetDetector {
+    model: Model,
+    norm: Normalise,
+    pad: u8,
+    size: (u32, u32),
+    /// Settings.
+    pub config: PlatedetConfig,
+}
+
+impl PlatedetDetector {
+    /// Wraps a loaded platedet model.
+    pub fn new(model: Model, config: PlatedetConfig) -> Result<Self, PlateError> {
+        expect_decoder(&model, DecoderKind::Yolov8)?;
+        let m = model.manifest();
+        let size = (
+            m.fixed_width().unwrap_or(640),
+            m.fixed_height().unwrap_or(640),
+        );
+        Ok(PlatedetDetector {
+            norm: Normalise::from_spec(&m.input),
+            pad: m.input.pad.unwrap_or(114),
+            size,
+            model,
+            config,
+        })
+    }
+}
+
+impl PlateDetector for PlatedetDetector {
+    fn detect(&mut self, frame: &RgbImage) -> Result<Vec<PlateCandidate>, PlateError> {
+        let (tw, th) = self.size;
+        let (lb, place) = Letterbox::fit(frame.width(), frame.height(), tw, th, true);
+        let mut input = Array4::<f32>::zeros((1, 3, th as usize, tw as usize));
+        let slice = input
+            .as_slice_mut()
+            .ok_or_else(|| PlateError::Internal("input tensor not contiguous".into()))?;
+        fill(slice, &self.norm, self.pad);
+        resize_into(frame, slice, tw, th, place, &self.norm);
+        let out = self.model.run(input.into_dyn().view())?;
+        let o = &out[0];
+        let (rows, anchors) = match o.shape.as_slice() {
+            [1, r, a] if *r >= 5 => (*r, *a),
+            s => {
+                return Err(PlateError::Internal(format!(
+                    "platedet output has shape {s:?}, expected [1, 5+, anchors]"
+                )))
+            }
+        };
+        let d = &o.data[..rows * anchors];
+        let at = |row: usize, a: usize| d[row * anchors + a];
+        let mut boxes: Vec<(BBox, f32)> = Vec::new();
+        for a in 0..anchors {
+            let score = at(4, a);
+            if score < self.config.score_threshold {
+                continue;
+            }
+            let (cx, cy, w, h) = (at(0, a), at(1, a), at(2, a), at(3, a));
+            let x0 = lb.to_source_x(cx - w / 2.0).max(0.0);
+            let y0 = lb.to_source_y(cy - h / 2.0).max(0.0);
+            let x1 = lb.to_source_x(cx + w / 2.0).min(frame.width() as f32);
+            let y1 = lb.to_source_y(cy + h / 2.0).min(frame.height() as f32);
+            if x1 - x0 < 2.0 || y1 - y0 < 2.0 {
+                continue;
+            }
+            boxes.push((BBox::new(x0, y0, x1 - x0, y1 - y0), score));
+        }
+        let keep = nms(&boxes, self.config.nms_iou);
+        Ok(keep
+            .into_iter()
+            .map(|i| PlateCandidate {
+                quad_in_frame: boxes[i].0.to_quad(),
+                score: boxes[i].1,
+                detector: DetectorKind::Platedet,
+            })
+            .collect())
+    }
+
+    fn kind(&self) -> DetectorKind {
+        DetectorKind::Platedet
+    }
+
+    fn model_id(&self) -> &str {
+        self.model.id()
+    }
+}
+
+fn expect_decoder(model: &Model, want: DecoderKind) -> Result<(), PlateError> {
+    if model.manifest().decoder != want {
+        return Err(PlateError::WrongModel {
+            model: model.id().to_string(),
+            expected: format!("{want:?}"),
+            found: format!("{:?}", model.manifest().decoder),
+        });
+    }
+    Ok(())
+}
+
+fn clamp_quad(q: &Quad, w: f32, h: f32) -> Quad {
+    let mut pts = q.pts;
+    for p in &mut pts {
+        *p = Point::new(p.x.clamp(0.0, w), p.y.clamp(0.0, h));
+    }
+    Quad { pts }
+}

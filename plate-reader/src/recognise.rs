@@ -1,0 +1,132 @@
+//! The PP-OCRv4 recogniser: rectified crops in, CTC reads restricted to a plate alphabet out.
+//!
+//! Input `[N, 3, 48, W]`, BGR, `(x/255 − 0.5)/0.5`. Each crop is resized to height 48 keeping its
+//! aspect ratio; the batch is padded (with 0, the normalised mid-grey PaddleOCR pads with) to its
+//! widest crop and to at least 320 pixels, the width the model was trained at.
+
+use crate::ctc::{decode_batch, AllowedClasses, Charset, CtcRead};
+use crate::PlateError;
+use image::RgbImage;
+use ndarray::{Array4, ArrayView3};
+use passwatch_models::preprocess::{resize_into, Normalise, Placement};
+use passwatch_models::{DecoderKind, Model};
+
+/// Input height of the recogniser.
+pub const REC_HEIGHT: u32 = 48;
+/// Minimum padded input width (PaddleOCR's `rec_image_shape` width).
+pub const REC_MIN_WIDTH: u32 = 320;
+/// Widest crop fed, in input pixels (a 16:1 line); wider crops are squeezed.
+pub const REC_MAX_WIDTH: u32 = 768;
+
+/// The plate OCR model with its character set.
+pub struct Recogniser {
+    model: Model,
+    charset: Charset,
+    norm: Normalise,
+    /// Crops per inference call.
+    pub batch_size: usize,
+}
+
+impl Recogniser {
+    /// Wraps a loaded recogniser; its character set comes from the model's metadata.
+    pub fn new(model: Model) -> Result<Self, PlateError> {
+        if model.manifest().decoder != DecoderKind::Ctc {
+            return Err(PlateError::WrongModel {
+                model: model.id().to_string(),
+                expected: "Ctc".into(),
+                found: format!("{:?}", model.manifest().decoder),
+            });
+        }
+        let meta = model
+            .metadata("character")?
+            .ok_or_else(|| PlateError::WrongModel {
+                model: model.id().to_string(),
+                expected: "a `character` list in the model metadata".into(),
+                found: "none".into(),
+            })?;
+        let charset = Charset::from_metadata(&meta)?;
+        Ok(Recogniser {
+            norm: Normalise::from_spec(&model.manifest().input),
+            model,
+            charset,
+            batch_size: 8,
+        })
+    }
+
+    /// The model's character set.
+    pub fn charset(&self) -> &Charset {
+        &self.charset
+    }
+
+    /// The model's id.
+    pub fn model_id(&self) -> &str {
+        self.model.id()
+    }
+
+    /// Reads each crop, decoding with only the `allowed` classes.
+    pub fn read(
+        &mut self,
+        crops: &[RgbImage],
+        allowed: &AllowedClasses,
+    ) -> Result<Vec<CtcRead>, PlateError> {
+        let mut reads = Vec::with_capacity(crops.len());
+        // Similar widths batch together with less padding (PaddleOCR sorts by aspect ratio).
+        let mut order: Vec<usize> = (0..crops.len()).collect();
+        order.sort_by(|&a, &b| aspect(&crops[a]).total_cmp(&aspect(&crops[b])));
+        let mut by_index: Vec<Option<CtcRead>> = vec![None; crops.len()];
+        for chunk in order.chunks(self.batch_size.max(1)) {
+            let widths: Vec<u32> = chunk.iter().map(|&i| input_width(&crops[i])).collect();
+            let tw = widths
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(REC_MIN_WIDTH)
+                .max(REC_MIN_WIDTH);
+            let th = REC_HEIGHT;
+            let mut input = Array4::<f32>::zeros((chunk.len(), 3, th as usize, tw as usize));
+            for (k, &i) in chunk.iter().enumerate() {
+                let mut item = input.index_axis_mut(ndarray::Axis(0), k);
+                let slice = item
+                    .as_slice_mut()
+                    .ok_or_else(|| PlateError::Internal("input tensor not contiguous".into()))?;
+                let place = Placement {
+                    x: 0,
+                    y: 0,
+                    w: widths[k],
+                    h: th,
+                };
+                resize_into(&crops[i], slice, tw, th, place, &self.norm);
+            }
+            let out = self.model.run(input.into_dyn().view())?;
+            let o = &out[0];
+            let (n, t, c) = match o.shape.as_slice() {
+                [n, t, c] => (*n, *t, *c),
+                s => {
+                    return Err(PlateError::Internal(format!(
+                        "recogniser output has shape {s:?}, expected [N, T, classes]"
+                    )))
+                }
+            };
+            let view = ArrayView3::from_shape((n, t, c), &o.data[..n * t * c])
+                .map_err(|e| PlateError::Internal(e.to_string()))?;
+            for (k, read) in decode_batch(view, &self.charset, allowed)?
+                .into_iter()
+                .enumerate()
+            {
+                by_index[chunk[k]] = Some(read);
+            }
+        }
+        for r in by_index {
+            reads.push(r.unwrap_or_default());
+        }
+        Ok(reads)
+    }
+}
+
+fn aspect(img: &RgbImage) -> f32 {
+    img.width() as f32 / img.height().max(1) as f32
+}
+
+fn input_width(img: &RgbImage) -> u32 {
+    ((REC_HEIGHT as f32 * aspect(img)).ceil() as u32).clamp(1, REC_MAX_WIDTH)
+}

@@ -1,0 +1,1055 @@
+//! Events: what a violation looks like on the wire, its stable id, and where it is written.
+//!
+//! An [`Event`] is one JSON object of the versioned schema [`EVENT_SCHEMA`], written as one line.
+//! Its fields come in a fixed order, maps are sorted, times are UTC with milliseconds and every
+//! float is rounded to 3 decimals, so the same sighting decided the same way gives the same
+//! bytes: two replays of a file give identical event files.
+//!
+//! The [`event_id`] is derived from the camera, the source, the track's first media time and the
+//! rule, so a replay or a redelivery of a sighting makes the same id. Both sinks de-duplicate
+//! by it, which turns at-least-once delivery upstream into exactly-once in the file:
+//!
+//! - [`JsonlSink`] appends to `events.jsonl`, and reads the ids already in the file when it
+//!   opens it;
+//! - [`Journal`] keeps events in SQLite (`journal.db`) under `INSERT OR IGNORE`.
+//!
+//! Privacy: events are built only from violations ([`build_plate_event`] returns `None` for
+//! any other decision), and nothing in this module is given, let alone stores, a sighting that
+//! raised no event. Plate reads that raise nothing are only counted upstream.
+//!
+//! ```json
+//! {"schema":"passwatch.event.v1","event_id":"ev-…","kind":"no_valid_pass","camera":"gate-north",
+//!  "zone":"centre","source":"file:///clip.mp4","time":"2026-04-10T12:00:00.250Z",
+//!  "media_time":{"first":12.25,"last":13.5},
+//!  "subject":{"type":"plate","plate":"ABC123","region":"us","confidence":0.912,"reads":[…]},
+//!  "decision":{"rule":"no_valid_pass","reason":"expired","matched_pass":{…},"edit_cost":0.0,
+//!              "registry_version":4,"explanation":"pass … for ABC123 expired at …"},
+//!  "evidence":{"crop":{"file":"evidence/ev-…/crop.jpg","sha256":"…"},"frame":{…}},
+//!  "models":{"plate_detector":"…","plate_ocr":"…"},"review":"pending"}
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use crate::evidence::{write_evidence, Evidence, EvidenceFile};
+use crate::registry::passes::{format_time, parse_time};
+use crate::registry::{Pass, PassStatus};
+use crate::rules::{PlateDecision, PlateOutcome, RULE_NO_VALID_PASS};
+use crate::sighting::PlateSighting;
+use crate::time::{MediaTime, WallTime};
+
+/// The schema id every event carries.
+pub const EVENT_SCHEMA: &str = "passwatch.event.v1";
+
+/// Everything that can go wrong writing or reading events and evidence.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// A file could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An evidence image could not be encoded.
+    #[error("cannot encode the {what} of event {event_id} as JPEG")]
+    Encode {
+        /// The event.
+        event_id: String,
+        /// `crop.jpg` or `frame.jpg`.
+        what: String,
+        /// The encoder's error.
+        #[source]
+        source: image::ImageError,
+    },
+    /// An event could not be serialised (not expected: events hold only plain data).
+    #[error("cannot serialise event {event_id}")]
+    Serialise {
+        /// The event.
+        event_id: String,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The SQLite journal failed while doing `context`.
+    #[error("event journal {}: {context}", path.display())]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What was being done.
+        context: &'static str,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored event does not parse as an event.
+    #[error("event journal {}: stored event {event_id} is not a valid event", path.display())]
+    Corrupt {
+        /// The journal file.
+        path: PathBuf,
+        /// The event.
+        event_id: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An event id that cannot name an evidence folder.
+    #[error("bad event id {0:?}: use 1 to 64 ASCII letters, digits, '-' or '_'")]
+    BadEventId(String),
+}
+
+impl EventError {
+    /// Whether trying again may succeed (a busy database, an interrupted write); the sinks keep
+    /// no half state, so emitting the same event again is safe.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            EventError::Write { source, .. } | EventError::Read { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::TimedOut
+            ),
+            EventError::Journal {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            } => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// What kind of event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A vehicle in a restricted zone without a valid pass.
+    NoValidPass,
+    /// A person under a stay-home order seen outside their home zone.
+    StayHomeBreach,
+    /// A pass checked at a checkpoint (QR).
+    PassCheck,
+}
+
+impl EventKind {
+    /// The name used in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::NoValidPass => "no_valid_pass",
+            EventKind::StayHomeBreach => "stay_home_breach",
+            EventKind::PassCheck => "pass_check",
+        }
+    }
+}
+
+/// Where an event is in its human review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Review {
+    /// Not reviewed yet (every new event).
+    Pending,
+    /// A reviewer confirmed it.
+    Confirmed,
+    /// A reviewer dismissed it.
+    Dismissed,
+}
+
+impl Review {
+    /// The name used in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Review::Pending => "pending",
+            Review::Confirmed => "confirmed",
+            Review::Dismissed => "dismissed",
+        }
+    }
+}
+
+/// The first and last media times of the sighting, written as seconds with 3 decimals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaSpan {
+    /// First analysed frame of the track.
+    #[serde(with = "media_secs")]
+    pub first: MediaTime,
+    /// Last analysed frame of the track.
+    #[serde(with = "media_secs")]
+    pub last: MediaTime,
+}
+
+/// One read of the plate, in the subject's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadRecord {
+    /// Media time of the frame (seconds, 3 decimals).
+    #[serde(with = "media_secs")]
+    pub media_time: MediaTime,
+    /// The text read in that frame.
+    pub text: String,
+    /// Its confidence (3 decimals).
+    #[serde(with = "fixed3")]
+    pub confidence: f64,
+}
+
+/// A plate subject.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlateSubject {
+    /// The consensus plate, normalised.
+    pub plate: String,
+    /// The plate-format region the consensus fits, if any.
+    pub region: Option<String>,
+    /// The consensus confidence (3 decimals).
+    #[serde(with = "fixed3")]
+    pub confidence: f64,
+    /// Every read of the track, in frame order.
+    pub reads: Vec<ReadRecord>,
+}
+
+/// Who or what the event is about, tagged by `type`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Subject {
+    /// A vehicle, by its plate.
+    Plate(PlateSubject),
+}
+
+/// The pass a decision matched, as shown in an event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PassRecord {
+    /// The pass code.
+    pub code: String,
+    /// Its plate.
+    pub plate: Option<String>,
+    /// Start of validity (RFC 3339 UTC).
+    #[serde(with = "rfc3339")]
+    pub valid_from: WallTime,
+    /// End of validity (RFC 3339 UTC).
+    #[serde(with = "rfc3339")]
+    pub valid_until: WallTime,
+    /// The zones it allows (`["*"]` for every zone).
+    pub zones: Vec<String>,
+    /// Active or revoked.
+    pub status: PassStatus,
+}
+
+impl From<&Pass> for PassRecord {
+    fn from(p: &Pass) -> Self {
+        PassRecord {
+            code: p.code.clone(),
+            plate: p.plate.clone(),
+            valid_from: p.valid_from,
+            valid_until: p.valid_until,
+            zones: p.zones.clone().into(),
+            status: p.status,
+        }
+    }
+}
+
+/// Why the event was raised.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// The rule, e.g. `no_valid_pass`.
+    pub rule: String,
+    /// The reason, e.g. `expired`.
+    pub reason: String,
+    /// The pass matched, if any.
+    pub matched_pass: Option<PassRecord>,
+    /// The edit cost of the matched pass (3 decimals), if any.
+    #[serde(with = "fixed3_opt")]
+    pub edit_cost: Option<f64>,
+    /// The registry version the decision was taken against.
+    pub registry_version: u64,
+    /// One line for a person: why.
+    pub explanation: String,
+}
+
+/// One event, schema [`EVENT_SCHEMA`]. Field order is the order written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Always [`EVENT_SCHEMA`].
+    pub schema: String,
+    /// Stable id; see [`event_id`].
+    pub event_id: String,
+    /// What kind of event.
+    pub kind: EventKind,
+    /// The camera id.
+    pub camera: String,
+    /// The camera's zone.
+    pub zone: String,
+    /// The source the frames came from.
+    pub source: String,
+    /// Wall-clock time of the sighting, UTC, written with milliseconds.
+    #[serde(with = "millis_time")]
+    pub time: WallTime,
+    /// Media times of the sighting.
+    pub media_time: MediaSpan,
+    /// Who or what.
+    pub subject: Subject,
+    /// Why.
+    pub decision: DecisionRecord,
+    /// The images, when the sighting had them.
+    pub evidence: Option<Evidence>,
+    /// Model ids used, by role (sorted by role).
+    pub models: BTreeMap<String, String>,
+    /// Review state.
+    pub review: Review,
+}
+
+impl Event {
+    /// The event as one JSON line (without the newline). Deterministic: see the module docs.
+    pub fn to_json_line(&self) -> Result<String, EventError> {
+        serde_json::to_string(self).map_err(|source| EventError::Serialise {
+            event_id: self.event_id.clone(),
+            source,
+        })
+    }
+}
+
+/// The stable id of the event a rule raises for one track: `ev-` and the first 20 hex digits
+/// (80 bits) of SHA-256 over a versioned encoding of the camera, the source, the track's first
+/// media time (nanoseconds) and the rule. Each text is length-prefixed, so no two different
+/// inputs share an encoding.
+pub fn event_id(camera: &str, source: &str, track_first_seen: MediaTime, rule: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"passwatch.event_id.v1\0");
+    for text in [camera, source] {
+        h.update((text.len() as u64).to_be_bytes());
+        h.update(text.as_bytes());
+    }
+    h.update(track_first_seen.as_nanos().to_be_bytes());
+    h.update((rule.len() as u64).to_be_bytes());
+    h.update(rule.as_bytes());
+    let digest = hex::encode(h.finalize());
+    format!("ev-{}", &digest[..20])
+}
+
+/// Builds the event of a plate violation; `None` for a decision that raises no event. `models`
+/// maps each model role to the id of the model used; `evidence` is what [`write_evidence`]
+/// returned, if the sighting had images.
+pub fn build_plate_event(
+    sighting: &PlateSighting,
+    decision: &PlateDecision,
+    models: &BTreeMap<String, String>,
+    evidence: Option<Evidence>,
+) -> Option<Event> {
+    let PlateOutcome::Violation {
+        reason,
+        matched_pass,
+        cost,
+        ..
+    } = &decision.outcome
+    else {
+        return None;
+    };
+    Some(Event {
+        schema: EVENT_SCHEMA.to_owned(),
+        event_id: event_id(
+            &sighting.camera_id,
+            &sighting.source,
+            sighting.first_seen,
+            RULE_NO_VALID_PASS,
+        ),
+        kind: EventKind::NoValidPass,
+        camera: sighting.camera_id.clone(),
+        zone: decision.zone.clone().unwrap_or_default(),
+        source: sighting.source.clone(),
+        // Held at the precision written, so an event read back equals the one built.
+        time: truncate_to_millis(sighting.wall_time),
+        media_time: MediaSpan {
+            first: truncate_media(sighting.first_seen),
+            last: truncate_media(sighting.last_seen),
+        },
+        subject: Subject::Plate(PlateSubject {
+            plate: sighting.plate.clone(),
+            region: sighting.region.clone(),
+            confidence: round3(f64::from(sighting.confidence)),
+            reads: sighting
+                .reads
+                .iter()
+                .map(|r| ReadRecord {
+                    media_time: truncate_media(r.media_time),
+                    text: r.text.clone(),
+                    confidence: round3(f64::from(r.confidence)),
+                })
+                .collect(),
+        }),
+        decision: DecisionRecord {
+            rule: RULE_NO_VALID_PASS.to_owned(),
+            reason: reason.as_str().to_owned(),
+            matched_pass: matched_pass.as_ref().map(PassRecord::from),
+            edit_cost: cost.map(|c| round3(f64::from(c))),
+            registry_version: decision.registry_version,
+            explanation: decision.explanation.clone(),
+        },
+        evidence,
+        models: models.clone(),
+        review: Review::Pending,
+    })
+}
+
+fn truncate_to_millis(t: WallTime) -> WallTime {
+    chrono::DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+fn truncate_media(t: MediaTime) -> MediaTime {
+    MediaTime::from_nanos(t.as_millis() * 1_000_000)
+}
+
+/// Rounds to 3 decimals; non-finite values become 0 (JSON has no NaN).
+fn round3(x: f64) -> f64 {
+    if x.is_finite() {
+        (x * 1000.0).round() / 1000.0
+    } else {
+        0.0
+    }
+}
+
+mod fixed3 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(super::round3(*x))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        f64::deserialize(d)
+    }
+}
+
+mod fixed3_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match x {
+            Some(x) => s.serialize_f64(super::round3(*x)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Option::<f64>::deserialize(d)
+    }
+}
+
+mod media_secs {
+    use crate::time::MediaTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &MediaTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(t.as_millis() as f64 / 1000.0)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<MediaTime, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Ok(MediaTime::from_nanos(
+            ((secs.max(0.0) * 1000.0).round() as u64) * 1_000_000,
+        ))
+    }
+}
+
+mod millis_time {
+    use crate::time::WallTime;
+    use chrono::SecondsFormat;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &WallTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<WallTime, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::registry::passes::parse_time(&text).map_err(D::Error::custom)
+    }
+}
+
+mod rfc3339 {
+    use crate::time::WallTime;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &WallTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_time(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<WallTime, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_time(&text).map_err(D::Error::custom)
+    }
+}
+
+/// Where events go. Implementations must be idempotent by `event_id`: emitting an event whose
+/// id was already emitted does nothing (upstream delivers at least once).
+pub trait EventSink {
+    /// Writes one event (or nothing, if its id was written before).
+    fn emit(&mut self, event: &Event) -> Result<(), EventError>;
+    /// Makes everything emitted so far durable.
+    fn flush(&mut self) -> Result<(), EventError>;
+}
+
+/// Appends events to a JSONL file (`events.jsonl`), one line each, never the same id twice.
+#[derive(Debug)]
+pub struct JsonlSink {
+    path: PathBuf,
+    writer: BufWriter<File>,
+    ids: HashSet<String>,
+    written: u64,
+    duplicates: u64,
+    skipped_lines: u64,
+}
+
+/// Just the id of a stored line.
+#[derive(Deserialize)]
+struct IdOnly {
+    event_id: String,
+}
+
+impl JsonlSink {
+    /// Opens (creating if needed) a JSONL event file for appending, after reading the ids of the
+    /// events already in it.
+    ///
+    /// A last line without its newline (a crash mid-write) is dropped if it is not a whole
+    /// event, and completed with a newline if it is. Lines that are not events are skipped with
+    /// a warning and counted ([`JsonlSink::skipped_lines`]); they are left in the file.
+    pub fn open(path: impl AsRef<Path>) -> Result<JsonlSink, EventError> {
+        let path = path.as_ref().to_owned();
+        let read_err = |source| EventError::Read {
+            path: path.clone(),
+            source,
+        };
+        let write_err = |source| EventError::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(write_err)?;
+        let mut ids = HashSet::new();
+        let mut skipped_lines = 0u64;
+        let mut needs_newline = false;
+        let mut truncate_at = None;
+        {
+            let mut reader = BufReader::new(&mut file);
+            let mut line = Vec::new();
+            let mut offset = 0u64;
+            let mut number = 0u64;
+            loop {
+                line.clear();
+                let n = reader.read_until(b'\n', &mut line).map_err(read_err)?;
+                if n == 0 {
+                    break;
+                }
+                number += 1;
+                let complete = line.last() == Some(&b'\n');
+                let text = line.strip_suffix(b"\n").unwrap_or(&line);
+                if text.iter().all(u8::is_ascii_whitespace) {
+                    offset += n as u64;
+                    continue;
+                }
+                match serde_json::from_slice::<IdOnly>(text) {
+                    Ok(row) => {
+                        ids.insert(row.event_id);
+                        needs_newline = !complete;
+                    }
+                    Err(e) if !complete => {
+                        tracing::warn!(
+                            file = %path.display(), line = number, error = %e,
+                            "dropping a partly written last line"
+                        );
+                        truncate_at = Some(offset);
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            file = %path.display(), line = number, error = %e,
+                            "skipping a line that is not an event"
+                        );
+                        skipped_lines += 1;
+                    }
+                }
+                offset += n as u64;
+            }
+        }
+        if let Some(len) = truncate_at {
+            file.set_len(len).map_err(write_err)?;
+        }
+        file.seek(SeekFrom::End(0)).map_err(write_err)?;
+        let mut writer = BufWriter::new(file);
+        if needs_newline {
+            writer.write_all(b"\n").map_err(write_err)?;
+        }
+        Ok(JsonlSink {
+            path,
+            writer,
+            ids,
+            written: 0,
+            duplicates: 0,
+            skipped_lines,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether an event with this id is in the file.
+    pub fn contains(&self, event_id: &str) -> bool {
+        self.ids.contains(event_id)
+    }
+
+    /// How many events are in the file.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the file holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Events written since opening.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Events not written since opening because their id was already in the file.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// Lines of the file that were not events when it was opened.
+    pub fn skipped_lines(&self) -> u64 {
+        self.skipped_lines
+    }
+}
+
+impl EventSink for JsonlSink {
+    fn emit(&mut self, event: &Event) -> Result<(), EventError> {
+        if self.ids.contains(&event.event_id) {
+            self.duplicates += 1;
+            tracing::debug!(event_id = %event.event_id, "event already in the file");
+            return Ok(());
+        }
+        let mut line = event.to_json_line()?;
+        line.push('\n');
+        self.writer
+            .write_all(line.as_bytes())
+            .map_err(|source| EventError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.ids.insert(event.event_id.clone());
+        self.written += 1;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), EventError> {
+        let err = |source| EventError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        self.writer.flush().map_err(err)?;
+        self.writer.get_ref().sync_data().map_err(err)
+    }
+}
+
+/// The event journal: every event in SQLite (`journal.db`), keyed by `event_id`.
+#[derive(Debug)]
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const JOURNAL_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    event_id TEXT PRIMARY KEY NOT NULL,
+    kind     TEXT NOT NULL,
+    camera   TEXT NOT NULL,
+    time     TEXT NOT NULL,
+    json     TEXT NOT NULL,
+    review   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (time);
+PRAGMA user_version = 1;
+";
+
+impl Journal {
+    /// Opens (creating if needed) the journal at `path`, in WAL mode with full sync.
+    pub fn open(path: impl AsRef<Path>) -> Result<Journal, EventError> {
+        let path = path.as_ref().to_owned();
+        let db = |context| {
+            let path = path.clone();
+            move |source| EventError::Journal {
+                path,
+                context,
+                source,
+            }
+        };
+        let conn = Connection::open(&path).map_err(db("opening"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db("setting the busy timeout"))?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+            .map_err(db("switching to WAL mode"))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db("setting synchronous"))?;
+        conn.execute_batch(JOURNAL_SCHEMA)
+            .map_err(db("creating the schema"))?;
+        Ok(Journal { conn, path })
+    }
+
+    fn db(&self, context: &'static str) -> impl FnOnce(rusqlite::Error) -> EventError + '_ {
+        move |source| EventError::Journal {
+            path: self.path.clone(),
+            context,
+            source,
+        }
+    }
+
+    /// Stores an event unless its id is stored already; returns whether it was new.
+    pub fn insert(&self, event: &Event) -> Result<bool, EventError> {
+        let json = event.to_json_line()?;
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO events (event_id, kind, camera, time, json, review)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    event.event_id,
+                    event.kind.as_str(),
+                    event.camera,
+                    event
+                        .time
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    json,
+                    event.review.as_str(),
+                ])
+            })
+            .map_err(self.db("storing an event"))?;
+        Ok(n == 1)
+    }
+
+    /// How many events are stored.
+    pub fn count(&self) -> Result<u64, EventError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+            .map_err(self.db("counting events"))
+    }
+
+    /// One event by id.
+    pub fn get(&self, event_id: &str) -> Result<Option<Event>, EventError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT json FROM events WHERE event_id = ?1",
+                [event_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db("reading an event"))?;
+        json.map(|j| self.parse(event_id, &j)).transpose()
+    }
+
+    /// Every event, by time then id.
+    pub fn events(&self) -> Result<Vec<Event>, EventError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT event_id, json FROM events ORDER BY time, event_id")
+            .map_err(self.db("reading events"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.db("reading events"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json) = row.map_err(self.db("reading events"))?;
+            out.push(self.parse(&id, &json)?);
+        }
+        Ok(out)
+    }
+
+    fn parse(&self, event_id: &str, json: &str) -> Result<Event, EventError> {
+        serde_json::from_str(json).map_err(|source| EventError::Corrupt {
+            path: self.path.clone(),
+            event_id: event_id.to_owned(),
+            source,
+        })
+    }
+}
+
+impl EventSink for Journal {
+    fn emit(&mut self, event: &Event) -> Result<(), EventError> {
+        self.insert(event).map(|_| ())
+    }
+
+    /// Every insert is its own committed, fully synced transaction: nothing to flush.
+    fn flush(&mut self) -> Result<(), EventError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{PassKind, PassSnapshot, ZoneSet};
+    use crate::rules::decide_plate;
+    use crate::sighting::PlateRead;
+    use crate::site::Site;
+    use passwatch_plate_reader::geometry::BBox;
+
+    fn t(s: &str) -> WallTime {
+        s.parse().unwrap()
+    }
+
+    fn sighting() -> PlateSighting {
+        let read = |s: f64, text: &str, c: f32| PlateRead {
+            media_time: MediaTime::from_secs_f64(s),
+            text: text.into(),
+            confidence: c,
+            bbox_in_frame: BBox::new(10.0, 20.0, 120.0, 30.0),
+        };
+        PlateSighting {
+            camera_id: "gate-north".into(),
+            source: "file:///clips/north.mp4".into(),
+            track_id: 3,
+            first_seen: MediaTime::from_nanos(12_250_400_000),
+            last_seen: MediaTime::from_secs_f64(13.5),
+            wall_time: t("2026-04-10T12:00:00.250999Z"),
+            plate: "ABC123".into(),
+            region: Some("us".into()),
+            confidence: 0.912_345,
+            reads: vec![
+                read(12.2504, "ABC123", 0.9),
+                read(12.45, "A8C123", 0.71234),
+                read(13.5, "ABC123", 0.95),
+            ],
+            images: None,
+        }
+    }
+
+    fn decision() -> PlateDecision {
+        let site = Site::from_toml_str(
+            "[[cameras]]\nid = \"gate-north\"\nzone = \"centre\"\n\
+             [[zones]]\nid = \"centre\"\n[[zones.restrictions]]\n",
+            "site.toml",
+        )
+        .unwrap();
+        let pass = Pass {
+            code: "K3X9Q2M7B4T1W8Z9".into(),
+            kind: PassKind::Vehicle,
+            plate: Some("ABC123".into()),
+            region: Some("us".into()),
+            valid_from: t("2026-03-01T00:00:00Z"),
+            valid_until: t("2026-03-31T23:59:59Z"),
+            zones: ZoneSet::parse("centre;north").unwrap(),
+            purpose: "work".into(),
+            status: PassStatus::Active,
+            holder_ref: "h-17".into(),
+            version: 4,
+        };
+        decide_plate(
+            &sighting(),
+            &site,
+            &PassSnapshot::from_passes(4, vec![pass]),
+        )
+    }
+
+    fn models() -> BTreeMap<String, String> {
+        [
+            ("plate_ocr", "pp-ocrv4-rec-en@1"),
+            ("plate_detector", "yolov8n-plate@2"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect()
+    }
+
+    fn event() -> Event {
+        let evidence = Evidence {
+            crop: EvidenceFile {
+                file: "evidence/x/crop.jpg".into(),
+                sha256: "00".repeat(32),
+            },
+            frame: EvidenceFile {
+                file: "evidence/x/frame.jpg".into(),
+                sha256: "11".repeat(32),
+            },
+        };
+        build_plate_event(&sighting(), &decision(), &models(), Some(evidence)).unwrap()
+    }
+
+    #[test]
+    fn event_ids_are_stable_and_distinct() {
+        let a = event_id("cam", "src", MediaTime::from_nanos(1), "no_valid_pass");
+        assert_eq!(
+            a,
+            event_id("cam", "src", MediaTime::from_nanos(1), "no_valid_pass")
+        );
+        assert_eq!(a.len(), 23);
+        assert!(a.starts_with("ev-"));
+        // Moving a byte between fields changes the id (length prefixes).
+        assert_ne!(
+            a,
+            event_id("cams", "rc", MediaTime::from_nanos(1), "no_valid_pass")
+        );
+        assert_ne!(
+            a,
+            event_id("cam", "src", MediaTime::from_nanos(2), "no_valid_pass")
+        );
+        assert_ne!(
+            a,
+            event_id("cam", "src", MediaTime::from_nanos(1), "pass_check")
+        );
+        // Pinned: changing the encoding changes every id, which must be a deliberate v2.
+        assert_eq!(a, "ev-c87fba6a08e81a572a0e");
+    }
+
+    #[test]
+    fn serialises_in_schema_order_with_fixed_precision() {
+        let line = event().to_json_line().unwrap();
+        println!("{line}");
+        let keys = [
+            "\"schema\":\"passwatch.event.v1\"",
+            "\"event_id\":\"ev-",
+            "\"kind\":\"no_valid_pass\"",
+            "\"camera\":\"gate-north\"",
+            "\"zone\":\"centre\"",
+            "\"source\":",
+            "\"time\":\"2026-04-10T12:00:00.250Z\"",
+            "\"media_time\":{\"first\":12.25,\"last\":13.5}",
+            "\"subject\":{\"type\":\"plate\",\"plate\":\"ABC123\",\"region\":\"us\",\"confidence\":0.912,",
+            "{\"media_time\":12.45,\"text\":\"A8C123\",\"confidence\":0.712}",
+            "\"decision\":{\"rule\":\"no_valid_pass\",\"reason\":\"expired\",\"matched_pass\":{\"code\":\"K3X9Q2M7B4T1W8Z9\",\"plate\":\"ABC123\",\"valid_from\":\"2026-03-01T00:00:00Z\",\"valid_until\":\"2026-03-31T23:59:59Z\",\"zones\":[\"centre\",\"north\"],\"status\":\"active\"},\"edit_cost\":0.0,\"registry_version\":4,\"explanation\":\"pass K3X9Q2M7B4T1W8Z9 for ABC123 expired at 2026-03-31T23:59:59Z\"}",
+            "\"evidence\":{\"crop\":{\"file\":\"evidence/x/crop.jpg\",",
+            "\"models\":{\"plate_detector\":\"yolov8n-plate@2\",\"plate_ocr\":\"pp-ocrv4-rec-en@1\"}",
+            "\"review\":\"pending\"}",
+        ];
+        let mut from = 0;
+        for k in keys {
+            let at = line[from..]
+                .find(k)
+                .unwrap_or_else(|| panic!("{k} after {from} in {line}"));
+            from += at + k.len();
+        }
+    }
+
+    #[test]
+    fn round_trips_and_is_byte_identical() {
+        let e = event();
+        let line = e.to_json_line().unwrap();
+        let back: Event = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.to_json_line().unwrap(), line);
+        assert_eq!(event().to_json_line().unwrap(), line);
+    }
+
+    #[test]
+    fn no_event_for_a_non_violation() {
+        let mut d = decision();
+        d.outcome = PlateOutcome::NotRestricted;
+        assert!(build_plate_event(&sighting(), &d, &models(), None).is_none());
+    }
+
+    fn other_event(id: &str) -> Event {
+        Event {
+            event_id: id.into(),
+            ..event()
+        }
+    }
+
+    #[test]
+    fn jsonl_deduplicates_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        {
+            let mut sink = JsonlSink::open(&path).unwrap();
+            sink.emit(&event()).unwrap();
+            sink.emit(&event()).unwrap();
+            sink.emit(&other_event("ev-b")).unwrap();
+            sink.flush().unwrap();
+            assert_eq!((sink.written(), sink.duplicates(), sink.len()), (2, 1, 2));
+        }
+        {
+            let mut sink = JsonlSink::open(&path).unwrap();
+            assert!(sink.contains(&event().event_id));
+            sink.emit(&event()).unwrap();
+            sink.emit(&other_event("ev-c")).unwrap();
+            sink.flush().unwrap();
+            assert_eq!((sink.written(), sink.duplicates()), (1, 1));
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ids: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Event>(l).unwrap().event_id)
+            .collect();
+        assert_eq!(ids, [event().event_id, "ev-b".into(), "ev-c".into()]);
+    }
+
+    #[test]
+    fn jsonl_recovers_from_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let whole = event().to_json_line().unwrap();
+        // A whole event missing its newline, then a torn one.
+        std::fs::write(&path, format!("not json\n{whole}")).unwrap();
+        {
+            let mut sink = JsonlSink::open(&path).unwrap();
+            assert_eq!(sink.skipped_lines(), 1);
+            sink.emit(&other_event("ev-b")).unwrap();
+            sink.flush().unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}{{\"schema\":\"passw")).unwrap();
+        {
+            let mut sink = JsonlSink::open(&path).unwrap();
+            assert_eq!(sink.len(), 2);
+            sink.emit(&other_event("ev-c")).unwrap();
+            sink.flush().unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(lines[1], whole);
+        assert!(lines[3].contains("\"ev-c\""));
+    }
+
+    #[test]
+    fn journal_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let mut journal = Journal::open(&path).unwrap();
+        assert!(journal.insert(&event()).unwrap());
+        assert!(!journal.insert(&event()).unwrap());
+        journal.emit(&event()).unwrap();
+        journal.emit(&other_event("ev-b")).unwrap();
+        journal.flush().unwrap();
+        assert_eq!(journal.count().unwrap(), 2);
+        drop(journal);
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.count().unwrap(), 2);
+        assert_eq!(journal.get(&event().event_id).unwrap(), Some(event()));
+        assert_eq!(journal.get("nope").unwrap(), None);
+        let events = journal.events().unwrap();
+        assert_eq!(events.len(), 2);
+        assert!(events.contains(&event()));
+    }
+}

@@ -963,6 +963,34 @@ mod tests {
     }
 
     #[test]
+    fn same_sighting_gives_the_same_bytes_with_real_evidence() {
+        let crop =
+            image::RgbImage::from_fn(96, 24, |x, y| image::Rgb([x as u8 * 2, y as u8 * 9, 40]));
+        let frame =
+            image::RgbImage::from_fn(320, 180, |x, y| image::Rgb([(x / 2) as u8, y as u8, 90]));
+        let run = || {
+            let dir = tempfile::tempdir().unwrap();
+            let id = event_id(
+                "gate-north",
+                "file:///clips/north.mp4",
+                sighting().first_seen,
+                RULE_NO_VALID_PASS,
+            );
+            let evidence = write_evidence(dir.path(), &id, &crop, &frame).unwrap();
+            let event =
+                build_plate_event(&sighting(), &decision(), &models(), Some(evidence)).unwrap();
+            assert_eq!(event.event_id, id);
+            let mut sink = JsonlSink::open(dir.path().join("events.jsonl")).unwrap();
+            sink.emit(&event).unwrap();
+            sink.flush().unwrap();
+            std::fs::read(dir.path().join("events.jsonl")).unwrap()
+        };
+        let a = run();
+        assert_eq!(a, run());
+        assert!(a.ends_with(b"\n"));
+    }
+
+    #[test]
     fn no_event_for_a_non_violation() {
         let mut d = decision();
         d.outcome = PlateOutcome::NotRestricted;

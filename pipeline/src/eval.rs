@@ -317,3 +317,232 @@ mod tests {
         assert_eq!(char_accuracy("XXXXXXXX", "AB"), 0.0);
     }
 }
+
+/// Figures of `eval plates --video`: sightings of a labelled video against its ground truth.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct VideoEvalReport {
+    /// Plates shown in the video (distinct labelled segments).
+    pub plates: usize,
+    /// Plates with exactly one sighting.
+    pub exactly_one_sighting: usize,
+    /// Plates with no sighting.
+    pub missed: usize,
+    /// Plates with more than one sighting.
+    pub split: usize,
+    /// Sightings that start outside every labelled segment.
+    pub spurious: usize,
+    /// Share of plates whose (first) sighting's consensus equals the label.
+    pub consensus_exact: f64,
+    /// Share of analysed frames showing a plate in which the best read overlapping the plate's
+    /// box equals the label (a miss counts as wrong).
+    pub single_frame_exact: f64,
+    /// Share of the reads that went into sightings that equal their plate's label.
+    pub read_exact_in_tracks: f64,
+    /// Per region: plates, consensus exact share, single-frame exact share.
+    pub regions: BTreeMap<String, (usize, f64, f64)>,
+    /// Frames decoded and analysed.
+    pub frames: (u64, u64),
+    /// Wall seconds.
+    pub elapsed_s: f64,
+    /// Per plate: label, sightings' texts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<(String, Vec<String>)>,
+}
+
+#[derive(serde::Deserialize)]
+struct TruthRow {
+    frame: u64,
+    source: String,
+    region: String,
+    plate: String,
+    x: f32,
+    y: f32,
+    w: f32,
+    h: f32,
+}
+
+/// Runs the plate path (read, track, consensus) over a video and scores its sightings against
+/// a per-frame truth CSV (`frame,source,region,plate,x,y,w,h`).
+pub fn eval_video(
+    video: &Path,
+    truth: &Path,
+    analyse_fps: f64,
+    reader: &mut PlateReader,
+    tracker_config: crate::track::TrackerConfig,
+    keep_items: bool,
+) -> Result<VideoEvalReport> {
+    use crate::ingest::{FrameSelection, Ingest, IngestMessage};
+    use crate::track::{is_sighting, Tracker};
+    use passwatch_plate_reader::formats::PlateFormats;
+
+    let mut rdr = csv::Reader::from_path(truth)
+        .with_context(|| format!("{}: cannot open", truth.display()))?;
+    let mut rows: Vec<TruthRow> = Vec::new();
+    for (i, r) in rdr.deserialize().enumerate() {
+        rows.push(r.with_context(|| format!("{}: row {}", truth.display(), i + 2))?);
+    }
+    // Segments: consecutive frames of one source.
+    struct Segment {
+        first: u64,
+        last: u64,
+        region: String,
+        plate: String,
+        sightings: Vec<String>,
+    }
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut by_frame: BTreeMap<u64, (usize, BBox)> = BTreeMap::new();
+    let mut prev_source = String::new();
+    for r in &rows {
+        if r.source != prev_source || segments.is_empty() {
+            segments.push(Segment {
+                first: r.frame,
+                last: r.frame,
+                region: r.region.clone(),
+                plate: normalise_plate(&r.plate),
+                sightings: Vec::new(),
+            });
+            prev_source = r.source.clone();
+        }
+        let k = segments.len() - 1;
+        segments[k].last = r.frame;
+        by_frame.insert(r.frame, (k, BBox::new(r.x, r.y, r.w, r.h)));
+    }
+    let regions: Vec<&str> = reader
+        .config()
+        .regions
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>();
+    let regions: Vec<String> = regions.iter().map(|s| s.to_string()).collect();
+    let region_refs: Vec<&str> = regions.iter().map(String::as_str).collect();
+    let formats = PlateFormats::builtin();
+    let started = std::time::Instant::now();
+    let mut ingest = Ingest::open_file(video, FrameSelection::Rate(analyse_fps), 4)?;
+    let mut tracker = Tracker::new(tracker_config.clone());
+    let mut ended_all = Vec::new();
+    let mut frames_with_plate = 0usize;
+    let mut frames_read_exact = 0usize;
+    let mut per_region_frames: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut analysed = 0u64;
+    for msg in ingest.by_ref() {
+        match msg {
+            IngestMessage::Frame(frame) => {
+                analysed += 1;
+                let obs = reader.read_frame(&frame.image)?;
+                if let Some((seg, truth_box)) = by_frame.get(&frame.index) {
+                    let seg = &segments[*seg];
+                    frames_with_plate += 1;
+                    let hit = obs
+                        .iter()
+                        .find(|o| o.bbox_in_frame.iou(truth_box) > 0.1)
+                        .is_some_and(|o| o.text == seg.plate);
+                    frames_read_exact += usize::from(hit);
+                    let e = per_region_frames.entry(seg.region.clone()).or_default();
+                    e.0 += 1;
+                    e.1 += usize::from(hit);
+                }
+                ended_all.extend(tracker.update(frame.media_time, frame.index, &frame.image, obs));
+            }
+            IngestMessage::End(r) => {
+                r?;
+                break;
+            }
+        }
+    }
+    ended_all.extend(tracker.finish());
+    let decoded = ingest
+        .counters
+        .decoded
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let mut spurious = 0;
+    let mut reads_total = 0usize;
+    let mut reads_exact = 0usize;
+    ended_all.sort_by_key(|t| t.id);
+    for t in ended_all.iter().filter(|t| is_sighting(t, &tracker_config)) {
+        let Some(c) = t.consensus(formats, &region_refs) else {
+            continue;
+        };
+        let first = t.reads.first().map_or(0, |r| r.frame_index);
+        match segments
+            .iter_mut()
+            .find(|s| first >= s.first && first <= s.last)
+        {
+            Some(seg) => {
+                reads_total += t.reads.len();
+                reads_exact += t
+                    .reads
+                    .iter()
+                    .filter(|r| r.observation.text == seg.plate)
+                    .count();
+                seg.sightings.push(c.text);
+            }
+            None => spurious += 1,
+        }
+    }
+    let mut report = VideoEvalReport {
+        plates: segments.len(),
+        spurious,
+        frames: (decoded, analysed),
+        elapsed_s: started.elapsed().as_secs_f64(),
+        single_frame_exact: frames_read_exact as f64 / frames_with_plate.max(1) as f64,
+        read_exact_in_tracks: reads_exact as f64 / reads_total.max(1) as f64,
+        ..Default::default()
+    };
+    let mut exact = 0;
+    let mut per_region: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for s in &segments {
+        match s.sightings.len() {
+            0 => report.missed += 1,
+            1 => report.exactly_one_sighting += 1,
+            _ => report.split += 1,
+        }
+        let ok = s.sightings.first().is_some_and(|t| *t == s.plate);
+        exact += usize::from(ok);
+        let e = per_region.entry(s.region.clone()).or_default();
+        e.0 += 1;
+        e.1 += usize::from(ok);
+        if keep_items {
+            report.items.push((s.plate.clone(), s.sightings.clone()));
+        }
+    }
+    report.consensus_exact = exact as f64 / segments.len().max(1) as f64;
+    for (k, (n, ok)) in per_region {
+        let (f, fe) = per_region_frames.get(&k).copied().unwrap_or((0, 0));
+        report.regions.insert(
+            k,
+            (n, ok as f64 / n.max(1) as f64, fe as f64 / f.max(1) as f64),
+        );
+    }
+    Ok(report)
+}
+
+impl VideoEvalReport {
+    /// The human table.
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "{} plates: {} with exactly one sighting, {} missed, {} split; {} spurious sightings\n",
+            self.plates, self.exactly_one_sighting, self.missed, self.split, self.spurious
+        );
+        s += &format!(
+            "consensus exact {:.1}%  single-frame exact {:.1}%  reads in tracks exact {:.1}%\n",
+            self.consensus_exact * 100.0,
+            self.single_frame_exact * 100.0,
+            self.read_exact_in_tracks * 100.0
+        );
+        for (k, (n, c, f)) in &self.regions {
+            s += &format!(
+                "  {k:<4} {n:>3} plates  consensus {:.1}%  single-frame {:.1}%\n",
+                c * 100.0,
+                f * 100.0
+            );
+        }
+        s += &format!(
+            "{} frames decoded, {} analysed, {:.1} s ({:.1} frames/s)\n",
+            self.frames.0,
+            self.frames.1,
+            self.elapsed_s,
+            self.frames.0 as f64 / self.elapsed_s.max(1e-9)
+        );
+        s
+    }
+}

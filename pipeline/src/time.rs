@@ -87,7 +87,10 @@ mod tests {
 
     #[test]
     fn displays_as_clock_time() {
-        assert_eq!(MediaTime::from_secs_f64(3723.0456).to_string(), "01:02:03.045");
+        assert_eq!(
+            MediaTime::from_secs_f64(3723.0456).to_string(),
+            "01:02:03.045"
+        );
         assert_eq!(MediaTime::ZERO.to_string(), "00:00:00.000");
     }
 

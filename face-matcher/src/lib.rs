@@ -1,0 +1,1 @@
+//! Face matching (being written).

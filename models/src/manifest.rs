@@ -262,7 +262,7 @@ impl ModelManifest {
                 self.input.shape
             )));
         }
-        if self.input.std.iter().any(|&s| s == 0.0) || self.input.scale == 0.0 {
+        if self.input.std.contains(&0.0) || self.input.scale == 0.0 {
             return Err(bad("input.std / input.scale: must not be zero".into()));
         }
         if self.outputs.is_empty() {

@@ -236,8 +236,7 @@ impl Ingest {
                 message: first_error(&bus).unwrap_or_else(|| "cannot start decoding".into()),
             })?;
         // Wait for preroll (the first frame reached the appsink) or an error.
-        let mut prerolled = false;
-        while let Some(msg) = bus.timed_pop_filtered(
+        let failure = match bus.timed_pop_filtered(
             gst::ClockTime::from_seconds(30),
             &[
                 gst::MessageType::AsyncDone,
@@ -245,32 +244,27 @@ impl Ingest {
                 gst::MessageType::Eos,
             ],
         ) {
-            match msg.view() {
-                gst::MessageView::AsyncDone(_) => {
-                    prerolled = true;
-                    break;
-                }
+            Some(msg) => match msg.view() {
+                gst::MessageView::AsyncDone(_) => None,
                 gst::MessageView::Error(err) => {
-                    let _ = pipeline.set_state(gst::State::Null);
-                    return Err(IngestError::NotVideo {
-                        source_name: name.to_string(),
-                        message: describe_error(err),
-                    });
+                    let mut message = describe_error(err);
+                    if message.contains("qtdemux") {
+                        // An MP4 whose index (moov) is written last loses it when cut short.
+                        message.push_str(
+                            " (an MP4 or MOV cut short before its index was written cannot be decoded at all)",
+                        );
+                    }
+                    Some(message)
                 }
-                _ => {
-                    let _ = pipeline.set_state(gst::State::Null);
-                    return Err(IngestError::NotVideo {
-                        source_name: name.to_string(),
-                        message: "the source ended before any video frame".into(),
-                    });
-                }
-            }
-        }
-        if !prerolled {
+                _ => Some("the source ended before any video frame".to_string()),
+            },
+            None => Some("no video frame within 30 s".to_string()),
+        };
+        if let Some(message) = failure {
             let _ = pipeline.set_state(gst::State::Null);
             return Err(IngestError::NotVideo {
                 source_name: name.to_string(),
-                message: "no video frame within 30 s".into(),
+                message,
             });
         }
         let sink_caps = appsink
@@ -301,6 +295,7 @@ impl Ingest {
         let stop = Arc::new(AtomicBool::new(false));
         let worker = DecodeWorker {
             name: name.to_string(),
+            info: info.clone(),
             appsink,
             bus,
             tx,
@@ -321,17 +316,13 @@ impl Ingest {
             pipeline,
         })
     }
-
-    /// The next message: a frame, or the end. `None` once the end has been received.
-    pub fn next(&mut self) -> Option<IngestMessage> {
-        self.rx.recv().ok()
-    }
 }
 
+/// The messages of the decode thread: frames, then one `End`; `None` after that.
 impl Iterator for Ingest {
     type Item = IngestMessage;
     fn next(&mut self) -> Option<IngestMessage> {
-        Ingest::next(self)
+        self.rx.recv().ok()
     }
 }
 
@@ -351,6 +342,7 @@ impl Drop for Ingest {
 
 struct DecodeWorker {
     name: String,
+    info: StreamInfo,
     appsink: gst_app::AppSink,
     bus: gst::Bus,
     tx: SyncSender<IngestMessage>,
@@ -467,12 +459,15 @@ impl DecodeWorker {
                         message: describe_error(err),
                     })
                 }
-                gst::MessageView::Eos(_) => return Ok(()),
+                gst::MessageView::Eos(_) => return self.check_complete(last_time, index),
                 _ => {}
             }
         }
-        if self.stop.load(Ordering::SeqCst) || self.appsink.is_eos() {
+        if self.stop.load(Ordering::SeqCst) {
             return Ok(());
+        }
+        if self.appsink.is_eos() {
+            return self.check_complete(last_time, index);
         }
         Err(IngestError::Decode {
             source_name: self.name.clone(),
@@ -480,6 +475,30 @@ impl DecodeWorker {
             frames: index,
             message: "the stream stopped without end-of-stream".into(),
         })
+    }
+}
+
+impl DecodeWorker {
+    /// A file whose stream ends well before the duration its container declares was cut short
+    /// (a recorder that died, a copy that did not finish): demuxers end such files with a plain
+    /// end-of-stream, so the frames before the cut are analysed and the cut is reported here.
+    fn check_complete(&self, last: MediaTime, frames: u64) -> Result<(), IngestError> {
+        let (Some(duration), Some(fps)) = (self.info.duration, self.info.fps) else {
+            return Ok(());
+        };
+        // The last frame starts one frame before the end; allow two more for rounding.
+        let slack = 3.0 / fps.max(1.0) + 0.05;
+        if last.as_secs_f64() + slack < duration.as_secs_f64() {
+            return Err(IngestError::Decode {
+                source_name: self.name.clone(),
+                stopped_at: last,
+                frames,
+                message: format!(
+                    "the stream ends here but the file declares a duration of {duration}: the file is truncated"
+                ),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@
 //! `passwatch` command line built on them.
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod eval;
 pub mod events;
 pub mod evidence;

@@ -28,6 +28,8 @@ struct Cli {
 enum Command {
     /// Replay recorded footage through the plate path and report violations.
     Replay(ReplayArgs),
+    /// Throughput on a file: decode-only ceiling and the plate pipeline, side by side.
+    Bench(BenchArgs),
     /// The pass registry.
     Registry {
         #[command(subcommand)]
@@ -72,6 +74,21 @@ struct ReplayArgs {
     #[arg(long)]
     quiet: bool,
     /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    models: ModelArgs,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// The video file.
+    #[arg(long)]
+    input: PathBuf,
+    /// Frames per second of media time to analyse.
+    #[arg(long, default_value_t = replay::DEFAULT_PLATE_ANALYSE_FPS)]
+    analyse_fps: f64,
+    /// Print one JSON object.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -218,6 +235,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Replay(args) => run_replay(args),
         Command::Registry { what } => run_registry(what),
+        Command::Bench(args) => {
+            let mut reader = args.models.reader(ReaderConfig::default().min_len)?;
+            let report = passwatch_pipeline::bench::bench_file(
+                &args.input,
+                args.analyse_fps,
+                &mut reader,
+                args.models.threads,
+            )?;
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.table());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Eval {
             what: EvalWhat::Plates(args),
         } => {

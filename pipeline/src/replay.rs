@@ -503,8 +503,8 @@ pub fn summary_table(s: &ReplaySummary, out_dir: &Path) -> String {
     } else {
         let _ = writeln!(
             t,
-            "\n{:<10} {:<17} {:<9} {:>5}  {:<24} {}",
-            "plate", "reason", "at", "conf", "time", "explanation"
+            "\n{:<10} {:<17} {:<9} {:>5}  {:<24} explanation",
+            "plate", "reason", "at", "conf", "time"
         );
         for e in &s.events {
             let (plate, conf) = match &e.subject {

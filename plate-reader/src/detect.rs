@@ -211,7 +211,7 @@ impl Dbnet {
         dilate_2x2(&mut self.mask, mw, mh);
         let mut comps = connected_components(&self.mask, mw, mh);
         // Biggest first, as PaddleOCR caps the number of contours it looks at.
-        comps.sort_by(|a, b| b.area.cmp(&a.area));
+        comps.sort_by_key(|c| std::cmp::Reverse(c.area));
         comps.truncate(c.max_candidates);
         let mut lines = Vec::new();
         for comp in comps {

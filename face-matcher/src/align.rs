@@ -76,7 +76,8 @@ impl Similarity {
     /// The inverse transform; `None` for a degenerate (zero-scale) one.
     pub fn inverse(&self) -> Option<Similarity> {
         let d = self.a * self.a + self.b * self.b;
-        if !(d > 1e-12) || !d.is_finite() {
+        // Also refuses NaN: it fails `is_finite`.
+        if !d.is_finite() || d <= 1e-12 {
             return None;
         }
         // The inverse of [[a, −b], [b, a]] is [[a, b], [−b, a]] / d.
@@ -122,7 +123,7 @@ impl Similarity {
             im += sx * dy - sy * dx;
             var += sx * sx + sy * sy;
         }
-        if !(var > 1e-12) || !var.is_finite() || !re.is_finite() || !im.is_finite() {
+        if !var.is_finite() || var <= 1e-12 || !re.is_finite() || !im.is_finite() {
             return None;
         }
         let (a, b) = (re / var, im / var);

@@ -208,11 +208,7 @@ impl WatchlistIndex {
 
     /// The search on queries already checked, row-major.
     fn search_flat(&self, queries: &[f32], k: usize) -> Vec<Vec<Match>> {
-        let n_queries = if self.dim == 0 {
-            0
-        } else {
-            queries.len() / self.dim
-        };
+        let n_queries = queries.len().checked_div(self.dim).unwrap_or(0);
         if k == 0 || self.is_empty() {
             return vec![Vec::new(); n_queries];
         }
@@ -456,8 +452,10 @@ mod tests {
         proptest::collection::vec(proptest::collection::vec(-1.0f32..1.0, dim), n)
     }
 
-    fn arb_case() -> impl Strategy<Value = (usize, Vec<Vec<f32>>, Vec<usize>, Vec<Vec<f32>>, usize)>
-    {
+    /// (dim, references, owner of each reference, queries, k)
+    type Case = (usize, Vec<Vec<f32>>, Vec<usize>, Vec<Vec<f32>>, usize);
+
+    fn arb_case() -> impl Strategy<Value = Case> {
         (1usize..40, 1usize..80, 1usize..20, 1usize..8).prop_flat_map(|(dim, n, nq, k)| {
             (
                 Just(dim),

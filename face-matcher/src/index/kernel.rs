@@ -35,10 +35,10 @@
 use std::arch::is_x86_feature_detected;
 
 /// Database rows per panel.
-pub(crate) const NR: usize = 32;
+pub const NR: usize = 32;
 
 /// Queries per block (see the module docs).
-pub(crate) const QUERY_BLOCK: usize = 256;
+pub const QUERY_BLOCK: usize = 256;
 
 /// One cache line of floats; the panel storage is a vector of these so every panel row starts
 /// on a 64-byte boundary.

@@ -21,14 +21,12 @@ pub struct Embedding {
 
 impl std::fmt::Debug for Embedding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // 512 numbers help nobody reading a log or a test failure; the head is enough to tell
-        // two embeddings apart.
-        let head: Vec<f32> = self.values.iter().take(4).copied().collect();
+        // No values: a Debug line can end up in a log, and an embedding that matched nobody must
+        // never be written anywhere (BRIEF.md, privacy).
         f.debug_struct("Embedding")
             .field("model", &self.model)
             .field("dim", &self.values.len())
-            .field("head", &head)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -282,6 +280,13 @@ mod tests {
         let b = Embedding::from_raw("m", vec![4.0, -3.0]).unwrap();
         assert!(a.cosine(&b).unwrap().abs() < 1e-7);
         assert!((a.cosine(&a).unwrap() - 1.0).abs() < 1e-7);
+    }
+
+    #[test]
+    fn debug_output_shows_no_values() {
+        let a = Embedding::from_raw("m", vec![0.123_456, 0.987_654]).unwrap();
+        let text = format!("{a:?}");
+        assert!(text.contains("\"m\"") && !text.contains("0.12"), "{text}");
     }
 
     #[test]

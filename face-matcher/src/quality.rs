@@ -322,6 +322,16 @@ impl Default for EnrolmentCheck {
 }
 
 impl EnrolmentCheck {
+    /// Checks an enrolment photo with `matcher`: the single good face (aligned crop, embedding,
+    /// quality), or the reason it is refused. Same as [`crate::FaceMatcher::check_enrolment`].
+    pub fn check(
+        &self,
+        matcher: &mut crate::FaceMatcher,
+        photo: &image::RgbImage,
+    ) -> Result<Enrolment, crate::FaceError> {
+        matcher.check_enrolment(photo, self)
+    }
+
     /// Judges the faces found in one enrolment photo.
     pub fn judge(&self, mut faces: Vec<DetectedFace>) -> Enrolment {
         let reject = |reason, measure, measured: f32, threshold: f32| {

@@ -236,7 +236,7 @@ fn enrolment_rejects_with_its_reason() {
     let check = EnrolmentCheck::default();
     let reason = |e: &Enrolment| e.rejection().map(|r| r.reason);
 
-    let good = m.check_enrolment(&people("obama.jpg"), &check).unwrap();
+    let good = check.check(&mut m, &people("obama.jpg")).unwrap();
     let Enrolment::Accepted(face) = &good else {
         panic!("a clear frontal photo is accepted: {good:?}")
     };

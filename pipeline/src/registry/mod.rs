@@ -1,9 +1,12 @@
-//! The pass registry: one SQLite file holding every pass, its versions and its audit log.
+//! The registry: one SQLite file holding every pass, the watchlist (stay-home orders and their
+//! reference face embeddings), one version counter for both, and the audit logs.
 //!
 //! - [`passes`]: the [`Pass`] type and the checks of each field;
 //! - [`import`]: reading CSV and JSON pass files, all rows validated before anything is stored;
 //! - [`schema`]: the tables and their migrations;
-//! - [`snapshot`]: [`PassSnapshot`], the immutable, indexed copy that decisions use.
+//! - [`snapshot`]: [`PassSnapshot`], the immutable, indexed copy that decisions use;
+//! - [`watchlist`]: watchlist subjects, enrolment and removal, and [`WatchlistSnapshot`], the
+//!   immutable copy with its face index that face decisions use.
 //!
 //! Every change goes through [`Registry`] and makes a new registry version (a monotonic integer,
 //! recorded in `registry_versions` with the actor, the time, the action and the source file),
@@ -12,12 +15,15 @@
 //! then applied in one transaction, so either every row is applied or none is.
 //!
 //! The database is opened in WAL mode, so that readers (taking snapshots) do not block an import
-//! and an import does not block them.
+//! and an import does not block them, and with `secure_delete` on, so that deleted rows (the
+//! embeddings of a removed watchlist subject above all) are overwritten with zeros rather than
+//! left in free pages; see [`watchlist`] for how the WAL file is emptied after a removal.
 
 pub mod import;
 pub mod passes;
 pub mod schema;
 pub mod snapshot;
+pub mod watchlist;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -31,6 +37,9 @@ use crate::time::{Clock, SystemClock, WallTime};
 pub use import::{FileFormat, ImportErrors, Location, RowProblem};
 pub use passes::{Pass, PassKind, PassStatus, PassValidity, ZoneSet};
 pub use snapshot::PassSnapshot;
+pub use watchlist::{
+    SubjectInfo, SubjectSpec, SubjectStatus, WatchlistAuditEntry, WatchlistSnapshot,
+};
 
 /// Everything that can go wrong with the registry.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +105,61 @@ pub enum RegistryError {
     /// A change was asked for without naming who asks for it.
     #[error("every registry change needs an actor (who makes it), and none was given")]
     MissingActor,
+    /// A watchlist subject with bad fields: nothing was stored. Lists every problem.
+    #[error("watchlist subject {subject_id:?}: {}, nothing stored", problems.join("; "))]
+    InvalidSubject {
+        /// The subject id as given.
+        subject_id: String,
+        /// Each problem, as `field: what is wrong`.
+        problems: Vec<String>,
+    },
+    /// Embeddings of one model offered to a watchlist holding another's (or a search with
+    /// another model): similarities across models mean nothing, so it is refused.
+    #[error(
+        "the watchlist holds embeddings of model {stored}; {action} with embeddings of model \
+         {requested} is refused (re-enrol every subject with the new model, or use {stored})"
+    )]
+    WatchlistModel {
+        /// The model of the embeddings stored.
+        stored: String,
+        /// The model offered.
+        requested: String,
+        /// What was refused: `enrolling` or `searching`.
+        action: &'static str,
+    },
+    /// Embeddings of the watchlist's model but of another length (a model changed under the
+    /// same id).
+    #[error("watchlist embeddings of model {model} have {stored} dimensions; {offered} offered")]
+    WatchlistDimension {
+        /// The model id.
+        model: String,
+        /// The dimensions stored.
+        stored: usize,
+        /// The dimensions offered.
+        offered: usize,
+    },
+    /// A change named a watchlist subject the registry does not hold.
+    #[error("no watchlist subject {0:?}")]
+    UnknownSubject(String),
+    /// A stored watchlist row is not valid (the file was edited by hand?).
+    #[error("registry database {}: watchlist subject {subject_id}: {message}", path.display())]
+    CorruptWatchlist {
+        /// The database file.
+        path: PathBuf,
+        /// The subject of the row.
+        subject_id: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A kept enrolment photo (opt-in) could not be copied: nothing was stored.
+    #[error("cannot keep the enrolment photo {}", path.display())]
+    Photo {
+        /// The file read or written.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl RegistryError {
@@ -123,16 +187,18 @@ pub struct RegistryVersion {
     pub created_at: WallTime,
     /// Who made it.
     pub actor: String,
-    /// What it was: `import` or `revoke`.
+    /// What it was: `import` or `revoke` (passes), `enroll` or `remove_subject` (watchlist).
     pub action: String,
     /// The file imported, if any.
     pub source: Option<String>,
-    /// Passes inserted.
+    /// Passes (or watchlist subjects) inserted.
     pub inserted: u64,
-    /// Passes changed.
+    /// Passes (or watchlist subjects) changed.
     pub updated: u64,
-    /// Passes in the file that were already stored exactly so.
+    /// Passes in the file (or the subject enrolled) that were already stored exactly so.
     pub unchanged: u64,
+    /// Watchlist subjects removed (passes are never removed, only revoked).
+    pub removed: u64,
 }
 
 impl fmt::Display for RegistryVersion {
@@ -150,7 +216,11 @@ impl fmt::Display for RegistryVersion {
             self.inserted,
             self.updated,
             self.unchanged
-        )
+        )?;
+        if self.removed > 0 {
+            write!(f, ", {} removed", self.removed)?;
+        }
+        Ok(())
     }
 }
 
@@ -221,6 +291,10 @@ impl Registry {
             .map_err(db("setting synchronous"))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(db("enabling foreign keys"))?;
+        // Deleted rows are overwritten with zeros, not left in free pages: a removed watchlist
+        // subject's embeddings must not be recoverable from the file (BRIEF, privacy).
+        conn.query_row("PRAGMA secure_delete = ON", [], |r| r.get::<_, i64>(0))
+            .map_err(db("enabling secure delete"))?;
         match schema::migrate(&mut conn) {
             Ok(_) => {}
             Err(schema::MigrateError::Newer(found)) => {
@@ -444,6 +518,7 @@ impl Registry {
             inserted,
             updated,
             unchanged,
+            removed: 0,
         })
     }
 
@@ -464,7 +539,8 @@ impl Registry {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT version, created_at, actor, action, source, inserted, updated, unchanged
+                "SELECT version, created_at, actor, action, source, inserted, updated, unchanged,
+                     removed
                  FROM registry_versions ORDER BY version",
             )
             .map_err(self.db("reading versions"))?;
@@ -479,12 +555,13 @@ impl Registry {
                     to_u64(r.get::<_, i64>(5)?),
                     to_u64(r.get::<_, i64>(6)?),
                     to_u64(r.get::<_, i64>(7)?),
+                    to_u64(r.get::<_, i64>(8)?),
                 ))
             })
             .map_err(self.db("reading versions"))?;
         let mut out = Vec::new();
         for row in rows {
-            let (version, created_at, actor, action, source, inserted, updated, unchanged) =
+            let (version, created_at, actor, action, source, inserted, updated, unchanged, removed) =
                 row.map_err(self.db("reading versions"))?;
             out.push(RegistryVersion {
                 version,
@@ -495,6 +572,7 @@ impl Registry {
                 inserted,
                 updated,
                 unchanged,
+                removed,
             });
         }
         Ok(out)

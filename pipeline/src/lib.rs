@@ -9,6 +9,7 @@ pub mod bench;
 pub mod eval;
 pub mod events;
 pub mod evidence;
+pub mod face_sighting;
 pub mod ingest;
 pub mod registry;
 pub mod replay;

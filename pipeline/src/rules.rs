@@ -1,4 +1,8 @@
-//! Rules: what a plate sighting means, decided once per sighting against one registry snapshot.
+//! Rules: what a sighting means, decided once per sighting against one registry snapshot.
+//!
+//! - plates: [`decide_plate`], the `no_valid_pass` rule, against a [`PassSnapshot`];
+//! - faces: [`decide_face`], the `stay_home_breach` rule, against a [`WatchlistSnapshot`] (see
+//!   [Faces](#faces) below).
 //!
 //! [`decide_plate`] is a pure function of the sighting, the site and a [`PassSnapshot`]; the time
 //! it checks is the sighting's wall time. The steps, in order:
@@ -28,13 +32,38 @@
 //!
 //! ties broken by pass code. With no pass for the plate at all, the reason is `unknown_plate`,
 //! and near plates whose passes do not clear it either are listed as candidates.
+//!
+//! # Faces
+//!
+//! [`decide_face`] is a pure function of a [`FaceSighting`] (the faces of one track that were
+//! good enough to match, and the best watchlist match over them), the site, a
+//! [`WatchlistSnapshot`] and the [`FaceThreshold`]; the time it checks is the sighting's wall
+//! time. The steps, in order:
+//!
+//! 1. the camera is not in the site → [`FaceOutcome::UnknownCamera`];
+//! 2. no face of the track was good enough to match, or the watchlist matched nobody, or the best
+//!    similarity is not strictly above the threshold (NaN never is) → [`FaceOutcome::NoMatch`];
+//! 3. the matched subject is inactive, or the sighting is outside the order's window
+//!    (`order_from` inclusive, `order_until` exclusive) → [`FaceOutcome::NotInForce`];
+//! 4. the camera's zone is the subject's home zone → [`FaceOutcome::HomeZone`];
+//! 5. otherwise → [`FaceOutcome::Breach`], the `stay_home_breach` rule.
+//!
+//! A stay-home order is personal: whether the camera's zone is restricted at that time does not
+//! matter. "Above the threshold" is strict, as in the verification protocol that measures a
+//! threshold at a false-accept rate (`passwatch_face_matcher::verification`): at most that rate
+//! of impostor pairs score strictly above it. A breach is never final: its event is always left
+//! for review. The explanation of a decision that is not a match names no subject, so that a
+//! debug log never says whom a passer-by resembles.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::face_sighting::FaceSighting;
 use crate::registry::passes::format_time;
-use crate::registry::{Pass, PassKind, PassSnapshot, PassValidity};
+use crate::registry::{
+    Pass, PassKind, PassSnapshot, PassValidity, SubjectInfo, SubjectStatus, WatchlistSnapshot,
+};
 use crate::sighting::PlateSighting;
 use crate::site::Site;
 use crate::time::WallTime;
@@ -409,6 +438,225 @@ pub fn describe_edits(read: &str, pass_plate: &str) -> String {
         "identical".to_owned()
     } else {
         edits.join(", ")
+    }
+}
+
+/// The id of the rule a stay-home breach is raised under.
+pub const RULE_STAY_HOME_BREACH: &str = "stay_home_breach";
+
+/// The similarity a face match must be above, and the false-accept rate it stands for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaceThreshold {
+    /// Cosine similarity; a match is accepted when strictly above it.
+    pub cosine: f32,
+    /// The false-accept rate the threshold was measured at on labelled data, when it was set
+    /// from a rate; `None` for a threshold set by hand, which events report as not measured.
+    pub far: Option<f64>,
+}
+
+impl FaceThreshold {
+    /// Whether a similarity is above the threshold (strictly; NaN never is).
+    pub fn accepts(&self, similarity: f32) -> bool {
+        similarity > self.cosine
+    }
+
+    /// `FAR 1e-4`, or `FAR not measured`.
+    fn far_phrase(&self) -> String {
+        match self.far {
+            Some(far) => format!("FAR {far:e}"),
+            None => "FAR not measured".to_owned(),
+        }
+    }
+}
+
+/// What a face sighting is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaceOutcome {
+    /// The sighting's camera is not in the site config (a configuration mistake; no event).
+    UnknownCamera,
+    /// No usable face, no match, or the best match not above the threshold (no event).
+    NoMatch,
+    /// The face matches a subject whose order is not in force at that time, or who is inactive
+    /// (no event).
+    NotInForce {
+        /// The subject.
+        subject_id: String,
+        /// The similarity of the match.
+        similarity: f32,
+    },
+    /// The face matches a subject, seen by a camera of their home zone (no event).
+    HomeZone {
+        /// The subject.
+        subject_id: String,
+        /// The similarity of the match.
+        similarity: f32,
+    },
+    /// The face matches a subject whose order is in force, outside their home zone: a
+    /// `stay_home_breach` event, pending review.
+    Breach {
+        /// The subject.
+        subject_id: String,
+        /// The similarity of the match.
+        similarity: f32,
+    },
+}
+
+/// The decision on one face sighting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaceDecision {
+    /// What the sighting is.
+    pub outcome: FaceOutcome,
+    /// The zone of the camera, when the camera is known.
+    pub zone: Option<String>,
+    /// The time checked (the sighting's wall time).
+    pub checked_at: WallTime,
+    /// The registry version of the watchlist the decision was taken against.
+    pub registry_version: u64,
+    /// The threshold applied.
+    pub threshold: FaceThreshold,
+    /// The matched subject as the watchlist holds it, for [`FaceOutcome::NotInForce`],
+    /// [`FaceOutcome::HomeZone`] and [`FaceOutcome::Breach`].
+    pub subject: Option<SubjectInfo>,
+    /// One line for a person: why this decision.
+    pub explanation: String,
+}
+
+impl FaceDecision {
+    /// Whether the decision raises an event (only breaches do).
+    pub fn is_breach(&self) -> bool {
+        matches!(self.outcome, FaceOutcome::Breach { .. })
+    }
+}
+
+/// Decides what a face sighting means; see [Faces](#faces) in the module docs for the steps.
+pub fn decide_face(
+    sighting: &FaceSighting,
+    site: &Site,
+    watchlist: &WatchlistSnapshot,
+    threshold: FaceThreshold,
+) -> FaceDecision {
+    let at = sighting.wall_time;
+    let decision =
+        |outcome, zone: Option<&str>, subject: Option<&SubjectInfo>, explanation| FaceDecision {
+            outcome,
+            zone: zone.map(str::to_owned),
+            checked_at: at,
+            registry_version: watchlist.version,
+            threshold,
+            subject: subject.cloned(),
+            explanation,
+        };
+
+    let Some(zone) = site.zone_of_camera(&sighting.camera_id) else {
+        return decision(
+            FaceOutcome::UnknownCamera,
+            None,
+            None,
+            format!("camera {} is not in the site config", sighting.camera_id),
+        );
+    };
+    let zone_id = zone.id.as_str();
+    let no_match = |explanation| decision(FaceOutcome::NoMatch, Some(zone_id), None, explanation);
+    if sighting.faces.is_empty() {
+        return no_match("no face of the track was good enough to match".to_owned());
+    }
+    let Some(best) = &sighting.best_match else {
+        return no_match(if watchlist.is_empty() {
+            format!(
+                "no watchlist subject to match (watchlist version {} is empty)",
+                watchlist.version
+            )
+        } else {
+            "no watchlist subject matched".to_owned()
+        });
+    };
+    let (similarity, cosine) = similarity_and_threshold(best.similarity, threshold.cosine);
+    if !threshold.accepts(best.similarity) {
+        return no_match(format!(
+            "best similarity {similarity} over {} is not above the threshold {cosine} ({})",
+            faces_phrase(sighting.faces.len()),
+            threshold.far_phrase()
+        ));
+    }
+    let Some(subject) = watchlist.subject(&best.subject_id) else {
+        return no_match(format!(
+            "matched subject {} is not in watchlist version {}",
+            best.subject_id, watchlist.version
+        ));
+    };
+    let id = subject.subject_id.clone();
+    let matched = format!(
+        "face matches subject {id} (similarity {similarity} > threshold {cosine}, {}, best of {})",
+        threshold.far_phrase(),
+        faces_phrase(sighting.faces.len())
+    );
+    let window = format!(
+        "{} until {}",
+        format_time(subject.order_from),
+        format_time(subject.order_until)
+    );
+    let found = |outcome, explanation| decision(outcome, Some(zone_id), Some(subject), explanation);
+    if subject.status != SubjectStatus::Active {
+        return found(
+            FaceOutcome::NotInForce {
+                subject_id: id,
+                similarity: best.similarity,
+            },
+            format!("{matched}, but the subject's order is {}", subject.status),
+        );
+    }
+    if !subject.order_window_open(at) {
+        return found(
+            FaceOutcome::NotInForce {
+                subject_id: id,
+                similarity: best.similarity,
+            },
+            format!(
+                "{matched}, but the order ({window}) is not in force at {}",
+                format_time(at)
+            ),
+        );
+    }
+    if subject.home_zone == zone_id {
+        return found(
+            FaceOutcome::HomeZone {
+                subject_id: id,
+                similarity: best.similarity,
+            },
+            format!(
+                "{matched} on camera {} in the subject's home zone {zone_id}",
+                sighting.camera_id
+            ),
+        );
+    }
+    found(
+        FaceOutcome::Breach {
+            subject_id: id,
+            similarity: best.similarity,
+        },
+        format!(
+            "{matched} on camera {} in zone {zone_id}, outside home zone {}, while the order is \
+             in force ({window})",
+            sighting.camera_id, subject.home_zone
+        ),
+    )
+}
+
+fn faces_phrase(n: usize) -> String {
+    if n == 1 {
+        "1 face".to_owned()
+    } else {
+        format!("{n} faces")
+    }
+}
+
+/// The similarity and the threshold for a person: 3 decimals, or 6 where 3 would show them equal.
+fn similarity_and_threshold(similarity: f32, threshold: f32) -> (String, String) {
+    let (s, t) = (format!("{similarity:.3}"), format!("{threshold:.3}"));
+    if s == t && similarity != threshold {
+        (format!("{similarity:.6}"), format!("{threshold:.6}"))
+    } else {
+        (s, t)
     }
 }
 
@@ -823,5 +1071,277 @@ mod tests {
             );
             prop_assert!(matches!(d.outcome, PlateOutcome::Valid { .. }), "{:?}", d);
         }
+    }
+}
+
+#[cfg(test)]
+mod face_tests {
+    use super::*;
+    use crate::face_sighting::{FaceMatch, FaceUsed};
+    use crate::time::MediaTime;
+    use passwatch_face_matcher::Embedding;
+
+    const SITE: &str = r#"
+        [[cameras]]
+        id = "gate-north"
+        zone = "centre"
+        analyses = ["faces"]
+        [[cameras]]
+        id = "home-cam"
+        zone = "north"
+        analyses = ["faces"]
+        [[zones]]
+        id = "centre"
+        [[zones]]
+        id = "north"
+    "#;
+
+    const THRESHOLD: FaceThreshold = FaceThreshold {
+        cosine: 0.43,
+        far: Some(1e-4),
+    };
+
+    fn t(s: &str) -> WallTime {
+        s.parse().unwrap()
+    }
+
+    fn site() -> Site {
+        Site::from_toml_str(SITE, "site.toml").unwrap()
+    }
+
+    fn subject(id: &str, status: SubjectStatus) -> SubjectInfo {
+        SubjectInfo {
+            subject_id: id.into(),
+            order_from: t("2026-04-01T00:00:00Z"),
+            order_until: t("2026-05-01T00:00:00Z"),
+            home_zone: "north".into(),
+            status,
+            embeddings: 1,
+            model_id: Some("m".into()),
+            version: 6,
+        }
+    }
+
+    fn watchlist() -> WatchlistSnapshot {
+        let e = |axis: usize| {
+            let mut v = vec![0.0f32; 4];
+            v[axis] = 1.0;
+            Embedding::from_raw("m", v).unwrap()
+        };
+        WatchlistSnapshot::new(
+            7,
+            "m",
+            vec![
+                (subject("S-17", SubjectStatus::Active), vec![e(0)]),
+                (subject("S-18", SubjectStatus::Inactive), vec![e(1)]),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn sighting(camera: &str, at: &str, best: Option<(&str, f32)>, faces: usize) -> FaceSighting {
+        FaceSighting {
+            camera_id: camera.into(),
+            source: "/clips/north.mp4".into(),
+            source_key: "north.mp4:1234".into(),
+            track_id: 2,
+            first_seen: MediaTime::from_secs_f64(4.0),
+            last_seen: MediaTime::from_secs_f64(6.5),
+            wall_time: t(at),
+            faces: (0..faces)
+                .map(|i| FaceUsed {
+                    media_time: MediaTime::from_secs_f64(4.0 + i as f64 * 0.5),
+                    quality: 0.8,
+                })
+                .collect(),
+            best_match: best.map(|(id, similarity)| FaceMatch {
+                subject_id: id.into(),
+                similarity,
+            }),
+            images: None,
+        }
+    }
+
+    const NOW: &str = "2026-04-10T12:00:00Z";
+
+    fn decide(s: &FaceSighting) -> FaceDecision {
+        decide_face(s, &site(), &watchlist(), THRESHOLD)
+    }
+
+    #[test]
+    fn breach() {
+        let d = decide(&sighting("gate-north", NOW, Some(("S-17", 0.58)), 3));
+        assert_eq!(
+            d.outcome,
+            FaceOutcome::Breach {
+                subject_id: "S-17".into(),
+                similarity: 0.58
+            }
+        );
+        assert!(d.is_breach());
+        assert_eq!(d.zone.as_deref(), Some("centre"));
+        assert_eq!(d.registry_version, 7);
+        assert_eq!(d.subject.as_ref().unwrap().home_zone, "north");
+        assert_eq!(
+            d.explanation,
+            "face matches subject S-17 (similarity 0.580 > threshold 0.430, FAR 1e-4, best of \
+             3 faces) on camera gate-north in zone centre, outside home zone north, while the \
+             order is in force (2026-04-01T00:00:00Z until 2026-05-01T00:00:00Z)"
+        );
+    }
+
+    #[test]
+    fn unknown_camera() {
+        let d = decide(&sighting("nope", NOW, Some(("S-17", 0.9)), 1));
+        assert_eq!(d.outcome, FaceOutcome::UnknownCamera);
+        assert_eq!(d.zone, None);
+        assert_eq!(d.explanation, "camera nope is not in the site config");
+    }
+
+    #[test]
+    fn no_match_without_a_usable_face() {
+        let d = decide(&sighting("gate-north", NOW, Some(("S-17", 0.9)), 0));
+        assert_eq!(d.outcome, FaceOutcome::NoMatch);
+        assert_eq!(
+            d.explanation,
+            "no face of the track was good enough to match"
+        );
+    }
+
+    #[test]
+    fn no_match_without_a_match() {
+        let d = decide(&sighting("gate-north", NOW, None, 2));
+        assert_eq!(d.outcome, FaceOutcome::NoMatch);
+        assert_eq!(d.explanation, "no watchlist subject matched");
+        let empty = decide_face(
+            &sighting("gate-north", NOW, None, 2),
+            &site(),
+            &WatchlistSnapshot::empty("m"),
+            THRESHOLD,
+        );
+        assert_eq!(empty.outcome, FaceOutcome::NoMatch);
+        assert_eq!(
+            empty.explanation,
+            "no watchlist subject to match (watchlist version 0 is empty)"
+        );
+    }
+
+    #[test]
+    fn no_match_at_or_below_the_threshold_names_nobody() {
+        let d = decide(&sighting("gate-north", NOW, Some(("S-17", 0.312)), 1));
+        assert_eq!(d.outcome, FaceOutcome::NoMatch);
+        assert!(d.subject.is_none());
+        assert_eq!(
+            d.explanation,
+            "best similarity 0.312 over 1 face is not above the threshold 0.430 (FAR 1e-4)"
+        );
+        assert!(!d.explanation.contains("S-17"));
+        // Exactly at the threshold is not above it; NaN never is.
+        let at = decide(&sighting("gate-north", NOW, Some(("S-17", 0.43)), 1));
+        assert_eq!(at.outcome, FaceOutcome::NoMatch);
+        let nan = decide(&sighting("gate-north", NOW, Some(("S-17", f32::NAN)), 1));
+        assert_eq!(nan.outcome, FaceOutcome::NoMatch);
+        // Just above: more digits, so that the explanation does not read 0.430 > 0.430.
+        let above = decide(&sighting("gate-north", NOW, Some(("S-17", 0.430_2)), 1));
+        assert!(above.is_breach());
+        assert!(
+            above
+                .explanation
+                .contains("(similarity 0.430200 > threshold 0.430000, FAR 1e-4, best of 1 face)"),
+            "{}",
+            above.explanation
+        );
+    }
+
+    #[test]
+    fn a_threshold_set_by_hand_says_its_rate_is_not_measured() {
+        let d = decide_face(
+            &sighting("gate-north", NOW, Some(("S-17", 0.58)), 1),
+            &site(),
+            &watchlist(),
+            FaceThreshold {
+                cosine: 0.5,
+                far: None,
+            },
+        );
+        assert!(d.is_breach());
+        assert!(d
+            .explanation
+            .contains("(similarity 0.580 > threshold 0.500, FAR not measured, best of 1 face)"));
+    }
+
+    #[test]
+    fn a_subject_missing_from_the_watchlist_is_no_match() {
+        let d = decide(&sighting("gate-north", NOW, Some(("S-99", 0.9)), 1));
+        assert_eq!(d.outcome, FaceOutcome::NoMatch);
+        assert_eq!(
+            d.explanation,
+            "matched subject S-99 is not in watchlist version 7"
+        );
+    }
+
+    #[test]
+    fn not_in_force_outside_the_window() {
+        for at in ["2026-03-31T23:59:59Z", "2026-05-01T00:00:00Z"] {
+            let d = decide(&sighting("gate-north", at, Some(("S-17", 0.58)), 1));
+            assert_eq!(
+                d.outcome,
+                FaceOutcome::NotInForce {
+                    subject_id: "S-17".into(),
+                    similarity: 0.58
+                },
+                "{at}"
+            );
+            assert!(d.explanation.ends_with(&format!(
+                ", but the order (2026-04-01T00:00:00Z until 2026-05-01T00:00:00Z) is not in \
+                 force at {at}"
+            )));
+        }
+        // The window's first instant is in it.
+        let d = decide(&sighting(
+            "gate-north",
+            "2026-04-01T00:00:00Z",
+            Some(("S-17", 0.58)),
+            1,
+        ));
+        assert!(d.is_breach());
+    }
+
+    #[test]
+    fn not_in_force_when_inactive() {
+        let d = decide(&sighting("gate-north", NOW, Some(("S-18", 0.9)), 2));
+        assert!(
+            matches!(d.outcome, FaceOutcome::NotInForce { ref subject_id, .. } if subject_id == "S-18")
+        );
+        assert!(
+            d.explanation
+                .ends_with("best of 2 faces), but the subject's order is inactive"),
+            "{}",
+            d.explanation
+        );
+        assert!(!d.is_breach());
+    }
+
+    #[test]
+    fn home_zone() {
+        let d = decide(&sighting("home-cam", NOW, Some(("S-17", 0.7)), 1));
+        assert_eq!(
+            d.outcome,
+            FaceOutcome::HomeZone {
+                subject_id: "S-17".into(),
+                similarity: 0.7
+            }
+        );
+        assert_eq!(d.zone.as_deref(), Some("north"));
+        assert!(d
+            .explanation
+            .ends_with("on camera home-cam in the subject's home zone north"));
+    }
+
+    #[test]
+    fn a_zone_without_restriction_is_still_a_breach() {
+        // The order is personal: neither zone of the site has a restriction schedule.
+        assert!(!site().zone("centre").unwrap().restricted_at(t(NOW)));
+        assert!(decide(&sighting("gate-north", NOW, Some(("S-17", 0.58)), 1)).is_breach());
     }
 }

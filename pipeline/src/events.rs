@@ -13,9 +13,11 @@
 //!   opens it;
 //! - [`Journal`] keeps events in SQLite (`journal.db`) under `INSERT OR IGNORE`.
 //!
-//! Privacy: events are built only from violations ([`build_plate_event`] returns `None` for
-//! any other decision), and nothing in this module is given, let alone stores, a sighting that
-//! raised no event. Plate reads that raise nothing are only counted upstream.
+//! Privacy: events are built only from violations ([`build_plate_event`] and
+//! [`build_face_event`] return `None` for any other decision), and nothing in this module is
+//! given, let alone stores, a sighting that raised no event. Plate reads that raise nothing are
+//! only counted upstream. A face event carries the subject's id, the similarity and the media
+//! times of the faces matched, never an embedding (a [`FaceSighting`] holds none).
 //!
 //! ```json
 //! {"schema":"passwatch.event.v1","event_id":"ev-…","kind":"no_valid_pass","camera":"gate-north",
@@ -27,6 +29,21 @@
 //!  "evidence":{"crop":{"file":"evidence/ev-…/crop.jpg","sha256":"…"},"frame":{…}},
 //!  "models":{"plate_detector":"…","plate_ocr":"…"},"review":"pending"}
 //! ```
+//!
+//! A `stay_home_breach` event has the same fields; its subject and decision read
+//!
+//! ```json
+//!  "subject":{"type":"face","subject_id":"S-17","similarity":0.58,"threshold":0.43,"far":0.0001,
+//!             "faces_used":3,"media_times":[4.0,4.5,5.0]},
+//!  "decision":{"rule":"stay_home_breach","reason":"outside_home_zone","matched_pass":null,
+//!              "edit_cost":null,"registry_version":7,"explanation":"face matches subject S-17 …",
+//!              "matched_order":{"order_from":"…","order_until":"…","home_zone":"north",
+//!                               "status":"active"}},
+//! ```
+//!
+//! and its `review` is always `pending`: a face match is never final. `far` is the false-accept
+//! rate the threshold was measured at (`null` for a threshold set by hand), written exactly;
+//! `matched_order` appears only in face events, so plate events are unchanged.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -38,9 +55,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use crate::evidence::{write_evidence, Evidence, EvidenceFile};
+use crate::face_sighting::FaceSighting;
 use crate::registry::passes::{format_time, parse_time};
-use crate::registry::{Pass, PassStatus};
-use crate::rules::{PlateDecision, PlateOutcome, RULE_NO_VALID_PASS};
+use crate::registry::{Pass, PassStatus, SubjectInfo, SubjectStatus};
+use crate::rules::{
+    FaceDecision, FaceOutcome, PlateDecision, PlateOutcome, RULE_NO_VALID_PASS,
+    RULE_STAY_HOME_BREACH,
+};
 use crate::sighting::PlateSighting;
 use crate::time::{MediaTime, WallTime};
 
@@ -222,12 +243,36 @@ pub struct PlateSubject {
     pub reads: Vec<ReadRecord>,
 }
 
+/// A watchlist subject, matched by face.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaceSubject {
+    /// The subject's opaque id.
+    pub subject_id: String,
+    /// Cosine similarity of the best face to the subject's best reference (3 decimals).
+    #[serde(with = "fixed3")]
+    pub similarity: f64,
+    /// The threshold it was above (3 decimals; the explanation shows more digits where 3 would
+    /// show the two equal).
+    #[serde(with = "fixed3")]
+    pub threshold: f64,
+    /// The false-accept rate the threshold stands for, as measured; `None` for a threshold set
+    /// by hand.
+    pub far: Option<f64>,
+    /// How many faces of the track were matched.
+    pub faces_used: usize,
+    /// Their media times (seconds, 3 decimals), in frame order.
+    #[serde(with = "media_secs_list")]
+    pub media_times: Vec<MediaTime>,
+}
+
 /// Who or what the event is about, tagged by `type`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Subject {
     /// A vehicle, by its plate.
     Plate(PlateSubject),
+    /// A person under a stay-home order, by face.
+    Face(FaceSubject),
 }
 
 /// The pass a decision matched, as shown in an event.
@@ -262,6 +307,32 @@ impl From<&Pass> for PassRecord {
     }
 }
 
+/// The stay-home order a face decision matched, as shown in an event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    /// Start of the order (RFC 3339 UTC, inclusive).
+    #[serde(with = "rfc3339")]
+    pub order_from: WallTime,
+    /// End of the order (RFC 3339 UTC, exclusive).
+    #[serde(with = "rfc3339")]
+    pub order_until: WallTime,
+    /// The subject's home zone.
+    pub home_zone: String,
+    /// Active or inactive.
+    pub status: SubjectStatus,
+}
+
+impl From<&SubjectInfo> for OrderRecord {
+    fn from(s: &SubjectInfo) -> Self {
+        OrderRecord {
+            order_from: s.order_from,
+            order_until: s.order_until,
+            home_zone: s.home_zone.clone(),
+            status: s.status,
+        }
+    }
+}
+
 /// Why the event was raised.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DecisionRecord {
@@ -278,6 +349,9 @@ pub struct DecisionRecord {
     pub registry_version: u64,
     /// One line for a person: why.
     pub explanation: String,
+    /// The stay-home order matched (face events only; absent from plate events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_order: Option<OrderRecord>,
 }
 
 /// One event, schema [`EVENT_SCHEMA`]. Field order is the order written.
@@ -397,6 +471,71 @@ pub fn build_plate_event(
             edit_cost: cost.map(|c| round3(f64::from(c))),
             registry_version: decision.registry_version,
             explanation: decision.explanation.clone(),
+            matched_order: None,
+        },
+        evidence,
+        models: models.clone(),
+        review: Review::Pending,
+    })
+}
+
+/// The reason of every stay-home breach (the rule has one way to be broken).
+pub const REASON_OUTSIDE_HOME_ZONE: &str = "outside_home_zone";
+
+/// Builds the event of a stay-home breach; `None` for a decision that raises no event. `models`
+/// maps each model role (`face_detector`, `face_embedder`) to the id of the model used;
+/// `evidence` is what [`write_evidence`] returned for the face crop and its frame (other faces
+/// blurred), if the sighting had images. The event is always pending review.
+pub fn build_face_event(
+    sighting: &FaceSighting,
+    decision: &FaceDecision,
+    models: &BTreeMap<String, String>,
+    evidence: Option<Evidence>,
+) -> Option<Event> {
+    let FaceOutcome::Breach {
+        subject_id,
+        similarity,
+    } = &decision.outcome
+    else {
+        return None;
+    };
+    Some(Event {
+        schema: EVENT_SCHEMA.to_owned(),
+        event_id: event_id(
+            &sighting.camera_id,
+            &sighting.source_key,
+            sighting.first_seen,
+            RULE_STAY_HOME_BREACH,
+        ),
+        kind: EventKind::StayHomeBreach,
+        camera: sighting.camera_id.clone(),
+        zone: decision.zone.clone().unwrap_or_default(),
+        source: sighting.source.clone(),
+        time: truncate_to_millis(sighting.wall_time),
+        media_time: MediaSpan {
+            first: truncate_media(sighting.first_seen),
+            last: truncate_media(sighting.last_seen),
+        },
+        subject: Subject::Face(FaceSubject {
+            subject_id: subject_id.clone(),
+            similarity: round3(f64::from(*similarity)),
+            threshold: round3(f64::from(decision.threshold.cosine)),
+            far: decision.threshold.far.filter(|f| f.is_finite()),
+            faces_used: sighting.faces.len(),
+            media_times: sighting
+                .faces
+                .iter()
+                .map(|f| truncate_media(f.media_time))
+                .collect(),
+        }),
+        decision: DecisionRecord {
+            rule: RULE_STAY_HOME_BREACH.to_owned(),
+            reason: REASON_OUTSIDE_HOME_ZONE.to_owned(),
+            matched_pass: None,
+            edit_cost: None,
+            registry_version: decision.registry_version,
+            explanation: decision.explanation.clone(),
+            matched_order: decision.subject.as_ref().map(OrderRecord::from),
         },
         evidence,
         models: models.clone(),
@@ -461,6 +600,29 @@ mod media_secs {
         Ok(MediaTime::from_nanos(
             ((secs.max(0.0) * 1000.0).round() as u64) * 1_000_000,
         ))
+    }
+}
+
+mod media_secs_list {
+    use crate::time::MediaTime;
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(times: &[MediaTime], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(times.len()))?;
+        for t in times {
+            seq.serialize_element(&(t.as_millis() as f64 / 1000.0))?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<MediaTime>, D::Error> {
+        Ok(Vec::<f64>::deserialize(d)?
+            .into_iter()
+            .map(|secs| {
+                MediaTime::from_nanos(((secs.max(0.0) * 1000.0).round() as u64) * 1_000_000)
+            })
+            .collect())
     }
 }
 
@@ -1058,6 +1220,202 @@ mod tests {
         assert_eq!(lines.len(), 4, "{text}");
         assert_eq!(lines[1], whole);
         assert!(lines[3].contains("\"ev-c\""));
+    }
+
+    mod faces {
+        use super::*;
+        use crate::face_sighting::{FaceMatch, FaceUsed};
+        use crate::registry::WatchlistSnapshot;
+        use crate::rules::{decide_face, FaceThreshold};
+        use passwatch_face_matcher::Embedding;
+
+        fn sighting() -> FaceSighting {
+            FaceSighting {
+                camera_id: "gate-north".into(),
+                source: "/clips/north.mp4".into(),
+                source_key: "north.mp4:73400320".into(),
+                track_id: 5,
+                first_seen: MediaTime::from_nanos(4_000_400_000),
+                last_seen: MediaTime::from_secs_f64(6.5),
+                wall_time: t("2026-04-10T12:00:04.000400Z"),
+                faces: [4.0004, 4.5, 5.25]
+                    .iter()
+                    .map(|&s| FaceUsed {
+                        media_time: MediaTime::from_secs_f64(s),
+                        quality: 0.8,
+                    })
+                    .collect(),
+                best_match: Some(FaceMatch {
+                    subject_id: "S-17".into(),
+                    similarity: 0.583_41,
+                }),
+                images: None,
+            }
+        }
+
+        fn watchlist() -> WatchlistSnapshot {
+            let info = SubjectInfo {
+                subject_id: "S-17".into(),
+                order_from: t("2026-04-01T00:00:00Z"),
+                order_until: t("2026-05-01T00:00:00Z"),
+                home_zone: "north".into(),
+                status: SubjectStatus::Active,
+                embeddings: 1,
+                model_id: Some("fr-feature-512".into()),
+                version: 6,
+            };
+            let e = Embedding::from_raw("fr-feature-512", vec![1.0, 0.0, 0.0]).unwrap();
+            WatchlistSnapshot::new(7, "fr-feature-512", vec![(info, vec![e])]).unwrap()
+        }
+
+        fn decision() -> FaceDecision {
+            let site = Site::from_toml_str(
+                "[[cameras]]\nid = \"gate-north\"\nzone = \"centre\"\nanalyses = [\"faces\"]\n\
+                 [[zones]]\nid = \"centre\"\n[[zones]]\nid = \"north\"\n",
+                "site.toml",
+            )
+            .unwrap();
+            decide_face(
+                &sighting(),
+                &site,
+                &watchlist(),
+                FaceThreshold {
+                    cosine: 0.43,
+                    far: Some(1e-4),
+                },
+            )
+        }
+
+        fn models() -> BTreeMap<String, String> {
+            [
+                ("face_detector", "yunet-2023mar"),
+                ("face_embedder", "fr-feature-512"),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect()
+        }
+
+        fn event(evidence: Option<Evidence>) -> Event {
+            build_face_event(&sighting(), &decision(), &models(), evidence).unwrap()
+        }
+
+        #[test]
+        fn serialises_a_breach_in_schema_order() {
+            let e = event(None);
+            assert_eq!(
+                e.event_id,
+                event_id(
+                    "gate-north",
+                    "north.mp4:73400320",
+                    MediaTime::from_nanos(4_000_400_000),
+                    "stay_home_breach"
+                )
+            );
+            let line = e.to_json_line().unwrap();
+            let expected = format!(
+                "{{\"schema\":\"passwatch.event.v1\",\"event_id\":\"{}\",\
+                 \"kind\":\"stay_home_breach\",\"camera\":\"gate-north\",\"zone\":\"centre\",\
+                 \"source\":\"/clips/north.mp4\",\"time\":\"2026-04-10T12:00:04.000Z\",\
+                 \"media_time\":{{\"first\":4.0,\"last\":6.5}},\
+                 \"subject\":{{\"type\":\"face\",\"subject_id\":\"S-17\",\"similarity\":0.583,\
+                 \"threshold\":0.43,\"far\":0.0001,\"faces_used\":3,\"media_times\":[4.0,4.5,5.25]}},\
+                 \"decision\":{{\"rule\":\"stay_home_breach\",\"reason\":\"outside_home_zone\",\
+                 \"matched_pass\":null,\"edit_cost\":null,\"registry_version\":7,\
+                 \"explanation\":\"face matches subject S-17 (similarity 0.583 > threshold 0.430, \
+                 FAR 1e-4, best of 3 faces) on camera gate-north in zone centre, outside home zone \
+                 north, while the order is in force (2026-04-01T00:00:00Z until \
+                 2026-05-01T00:00:00Z)\",\"matched_order\":{{\"order_from\":\"2026-04-01T00:00:00Z\",\
+                 \"order_until\":\"2026-05-01T00:00:00Z\",\"home_zone\":\"north\",\
+                 \"status\":\"active\"}}}},\"evidence\":null,\
+                 \"models\":{{\"face_detector\":\"yunet-2023mar\",\"face_embedder\":\"fr-feature-512\"}},\
+                 \"review\":\"pending\"}}",
+                e.event_id
+            );
+            assert_eq!(line, expected);
+            // The same track under the plate rule is another event.
+            assert_ne!(
+                e.event_id,
+                event_id(
+                    "gate-north",
+                    "north.mp4:73400320",
+                    MediaTime::from_nanos(4_000_400_000),
+                    RULE_NO_VALID_PASS
+                )
+            );
+        }
+
+        #[test]
+        fn is_deterministic_and_round_trips_with_real_evidence() {
+            let crop =
+                image::RgbImage::from_fn(112, 112, |x, y| image::Rgb([x as u8 * 2, y as u8, 77]));
+            let frame =
+                image::RgbImage::from_fn(320, 180, |x, y| image::Rgb([(x / 2) as u8, y as u8, 30]));
+            let run = || {
+                let dir = tempfile::tempdir().unwrap();
+                let id = event(None).event_id;
+                let evidence = write_evidence(dir.path(), &id, &crop, &frame).unwrap();
+                let e = event(Some(evidence));
+                let line = e.to_json_line().unwrap();
+                let back: Event = serde_json::from_str(&line).unwrap();
+                assert_eq!(back, e);
+                assert_eq!(back.to_json_line().unwrap(), line);
+                let mut sink = JsonlSink::open(dir.path().join("events.jsonl")).unwrap();
+                sink.emit(&e).unwrap();
+                sink.emit(&e).unwrap();
+                sink.flush().unwrap();
+                assert_eq!(sink.duplicates(), 1);
+                std::fs::read(dir.path().join("events.jsonl")).unwrap()
+            };
+            let a = run();
+            assert_eq!(a, run());
+            let text = String::from_utf8(a).unwrap();
+            println!("{text}");
+            assert!(text.contains("\"crop\":{\"file\":\"evidence/ev-"));
+        }
+
+        #[test]
+        fn only_a_breach_makes_an_event_and_it_is_always_pending() {
+            let mut d = decision();
+            assert!(d.is_breach());
+            assert_eq!(event(None).review, Review::Pending);
+            for outcome in [
+                FaceOutcome::NoMatch,
+                FaceOutcome::UnknownCamera,
+                FaceOutcome::HomeZone {
+                    subject_id: "S-17".into(),
+                    similarity: 0.9,
+                },
+                FaceOutcome::NotInForce {
+                    subject_id: "S-17".into(),
+                    similarity: 0.9,
+                },
+            ] {
+                d.outcome = outcome;
+                assert!(build_face_event(&sighting(), &d, &models(), None).is_none());
+            }
+        }
+
+        #[test]
+        fn a_threshold_set_by_hand_has_no_rate() {
+            let mut d = decision();
+            d.threshold.far = None;
+            let line = build_face_event(&sighting(), &d, &models(), None)
+                .unwrap()
+                .to_json_line()
+                .unwrap();
+            assert!(line.contains("\"threshold\":0.43,\"far\":null,"), "{line}");
+        }
+
+        #[test]
+        fn a_plate_event_has_no_matched_order() {
+            let line = super::event().to_json_line().unwrap();
+            assert!(!line.contains("matched_order"));
+            assert!(line.contains(
+                "\"explanation\":\"pass K3X9Q2M7B4T1W8Z9 for ABC123 expired at \
+                 2026-03-31T23:59:59Z\"}"
+            ));
+        }
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub struct SessionOptions {
     pub device_id: i32,
     /// Fail instead of falling back to the CPU when the provider is unavailable. Default: false.
     pub require_provider: bool,
+    /// Let idle intra-op threads spin before sleeping. Default: false — a pipeline runs several
+    /// sessions and a decoder on few cores, and spinning threads of one session steal the cores
+    /// the next one needs.
+    pub intra_spinning: bool,
 }
 
 impl Default for SessionOptions {
@@ -73,6 +77,7 @@ impl Default for SessionOptions {
             provider: ExecutionProvider::Cpu,
             device_id: 0,
             require_provider: false,
+            intra_spinning: std::env::var("PASSWATCH_ORT_SPIN").is_ok_and(|v| v == "1"),
         }
     }
 }
@@ -296,6 +301,8 @@ fn build_session(
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(s)?
         .with_intra_threads(options.intra_threads.max(1))
+        .map_err(s)?
+        .with_intra_op_spinning(options.intra_spinning)
         .map_err(s)?;
     if let Some(p) = provider {
         let ep = match p {

@@ -21,7 +21,7 @@
 //!
 //! ```json
 //! {"schema":"passwatch.event.v1","event_id":"ev-…","kind":"no_valid_pass","camera":"gate-north",
-//!  "zone":"centre","source":"file:///clip.mp4","time":"2026-04-10T12:00:00.250Z",
+//!  "zone":"centre","source":"/clips/clip.mp4","time":"2026-04-10T12:00:00.250Z",
 //!  "media_time":{"first":12.25,"last":13.5},
 //!  "subject":{"type":"plate","plate":"ABC123","region":"us","confidence":0.912,"reads":[…]},
 //!  "decision":{"rule":"no_valid_pass","reason":"expired","matched_pass":{…},"edit_cost":0.0,
@@ -436,7 +436,7 @@ pub fn build_plate_event(
         schema: EVENT_SCHEMA.to_owned(),
         event_id: event_id(
             &sighting.camera_id,
-            &sighting.source,
+            &sighting.source_key,
             sighting.first_seen,
             RULE_NO_VALID_PASS,
         ),
@@ -992,6 +992,7 @@ mod tests {
         PlateSighting {
             camera_id: "gate-north".into(),
             source: "file:///clips/north.mp4".into(),
+            source_key: "file:///clips/north.mp4".into(),
             track_id: 3,
             first_seen: MediaTime::from_nanos(12_250_400_000),
             last_seen: MediaTime::from_secs_f64(13.5),

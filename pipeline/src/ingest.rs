@@ -8,7 +8,12 @@
 //!
 //! Queue policy: for files, the frame queue between the decode thread and the analysis blocks
 //! when full (`replay` never drops a frame it was asked to analyse, and results are
-//! deterministic). Live sources (the `run` command) use a keep-newest policy instead.
+//! deterministic). Live sources (the `run` command, not built yet) will use a keep-newest
+//! policy instead, counting what they drop.
+//!
+//! Media time is the buffer's *running time* (its PTS mapped through the stream's segment), so
+//! a file whose timestamps do not start at zero (MPEG-TS, an MP4 with an edit list) still starts
+//! at zero.
 
 use crate::time::MediaTime;
 use gst::prelude::*;
@@ -53,6 +58,19 @@ pub enum IngestError {
         /// GStreamer's message.
         message: String,
     },
+    /// The file ends before the duration its container declares: it was cut short. The frames
+    /// before `stopped_at` were delivered.
+    #[error("{source_name}: decoding stopped at {stopped_at} after {frames} frames: the stream ends there but the file declares a duration of {declared}: the file is truncated")]
+    Truncated {
+        /// The source.
+        source_name: String,
+        /// Media time of the last frame decoded.
+        stopped_at: MediaTime,
+        /// Frames decoded before the cut.
+        frames: u64,
+        /// The duration the container declares.
+        declared: MediaTime,
+    },
     /// GStreamer itself could not be set up (missing plugins, bad launch description).
     #[error("GStreamer: {0}")]
     Setup(String),
@@ -60,7 +78,7 @@ pub enum IngestError {
 
 impl IngestError {
     /// Whether trying the same source again may succeed (a live camera coming back), as opposed
-    /// to a fault of the input itself.
+    /// to a fault of the input itself (a missing, corrupt or truncated file).
     pub fn is_retryable(&self) -> bool {
         matches!(self, IngestError::Decode { .. })
     }
@@ -378,8 +396,17 @@ impl DecodeWorker {
             let Some(buffer) = sample.buffer() else {
                 continue;
             };
+            // Running time: the PTS through the segment, zero-based whatever the container's
+            // first timestamp.
             let pts = buffer
                 .pts()
+                .and_then(|p| {
+                    sample
+                        .segment()
+                        .and_then(|seg| seg.downcast_ref::<gst::ClockTime>())
+                        .and_then(|seg| seg.to_running_time(p))
+                        .or(Some(p))
+                })
                 .map(|t| t.nseconds())
                 .unwrap_or(last_time.as_nanos());
             last_time = MediaTime::from_nanos(pts);
@@ -489,13 +516,11 @@ impl DecodeWorker {
         // The last frame starts one frame before the end; allow two more for rounding.
         let slack = 3.0 / fps.max(1.0) + 0.05;
         if last.as_secs_f64() + slack < duration.as_secs_f64() {
-            return Err(IngestError::Decode {
+            return Err(IngestError::Truncated {
                 source_name: self.name.clone(),
                 stopped_at: last,
                 frames,
-                message: format!(
-                    "the stream ends here but the file declares a duration of {duration}: the file is truncated"
-                ),
+                declared: duration,
             });
         }
         Ok(())

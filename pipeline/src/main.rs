@@ -63,9 +63,10 @@ struct ReplayArgs {
     /// The camera of the site the footage is from (default: the site's only camera).
     #[arg(long)]
     camera: Option<String>,
-    /// Frames per second of media time to analyse.
-    #[arg(long, default_value_t = replay::DEFAULT_PLATE_ANALYSE_FPS)]
-    analyse_fps: f64,
+    /// Frames per second of media time to analyse. Default: the camera's `analyse_fps` in the
+    /// site config, else 5.
+    #[arg(long)]
+    analyse_fps: Option<f64>,
     /// Wall time the recording started (RFC 3339); several files are taken as consecutive
     /// parts. Default: each file's modification time minus its duration.
     #[arg(long)]
@@ -172,9 +173,10 @@ struct ModelArgs {
     /// Do not read the text lines inside plate boxes (read whole boxes only).
     #[arg(long)]
     no_refine: bool,
-    /// Plate regions to read with (comma-separated format ids).
-    #[arg(long, value_delimiter = ',', default_value = "us,eu,br")]
-    regions: Vec<String>,
+    /// Plate regions to read with (comma-separated format ids). Default: the site's
+    /// `plates.regions` for replay, us,eu,br otherwise.
+    #[arg(long, value_delimiter = ',')]
+    regions: Option<Vec<String>>,
     /// Threads per inference session.
     #[arg(long, default_value_t = default_threads())]
     threads: usize,
@@ -198,7 +200,10 @@ impl ModelArgs {
 
     fn reader(&self, min_len: usize) -> Result<PlateReader> {
         let config = ReaderConfig {
-            regions: self.regions.clone(),
+            regions: self
+                .regions
+                .clone()
+                .unwrap_or_else(|| ReaderConfig::default().regions),
             refine_lines: !self.no_refine,
             min_len,
             ..ReaderConfig::default()
@@ -320,14 +325,17 @@ fn run_replay(args: ReplayArgs) -> Result<ExitCode> {
         ),
         None => None,
     };
-    anyhow::ensure!(
-        args.analyse_fps > 0.0 && args.analyse_fps <= 240.0,
-        "--analyse-fps {}: must be above 0 and at most 240",
-        args.analyse_fps
-    );
+    if let Some(fps) = args.analyse_fps {
+        anyhow::ensure!(
+            fps > 0.0 && fps <= 240.0,
+            "--analyse-fps {fps}: must be above 0 and at most 240"
+        );
+    }
     let files = replay::expand_inputs(&args.inputs)?;
     let mut models = args.models.clone();
-    models.regions = site.plates.regions.clone();
+    if models.regions.is_none() {
+        models.regions = Some(site.plates.regions.clone());
+    }
     let mut reader = models.reader(ReaderConfig::default().min_len)?;
     let setup = ReplaySetup {
         site: &site,

@@ -39,8 +39,9 @@ pub struct ReplaySetup<'a> {
     pub site: &'a Site,
     /// The camera the footage is from.
     pub camera: String,
-    /// Frames per second of media time to analyse.
-    pub analyse_fps: f64,
+    /// Frames per second of media time to analyse; overrides the camera's `analyse_fps`
+    /// (default [`DEFAULT_PLATE_ANALYSE_FPS`]).
+    pub analyse_fps: Option<f64>,
     /// Wall time at which the (first) recording started; `None` = from the file's mtime.
     pub recorded_at: Option<WallTime>,
     /// The registry snapshot every decision is taken against.
@@ -177,6 +178,12 @@ pub fn replay(
         .camera(&setup.camera)
         .with_context(|| format!("camera {:?} is not in the site config", setup.camera))?
         .clone();
+    anyhow::ensure!(
+        camera.runs(crate::site::Analysis::Plates),
+        "camera {:?} does not run plate analysis (its analyses in the site config: {:?})",
+        camera.id,
+        camera.analyses
+    );
     std::fs::create_dir_all(&setup.out_dir).with_context(|| {
         format!(
             "{}: cannot create the output folder",
@@ -198,7 +205,10 @@ pub fn replay(
         .map(String::as_str)
         .collect();
     let formats = PlateFormats::builtin();
-    let analyse_fps = camera.analyse_fps.unwrap_or(setup.analyse_fps);
+    let analyse_fps = setup
+        .analyse_fps
+        .or(camera.analyse_fps)
+        .unwrap_or(DEFAULT_PLATE_ANALYSE_FPS);
 
     let mut summary = ReplaySummary::default();
     let started = Instant::now();
@@ -223,20 +233,29 @@ pub fn replay(
         let (start, how) = match segment_start {
             Some(t) => (t, "given"),
             None => (
-                file_start_from_mtime(path, duration),
+                file_start_from_mtime(path, duration)?,
                 "file mtime minus duration",
             ),
         };
         if setup.recorded_at.is_some() {
+            if ingest.info.duration.is_none() {
+                tracing::warn!(file = %path.display(),
+                    "duration unknown: the next file is taken to start where this one starts");
+            }
             segment_start = Some(duration.to_wall(start));
         }
         progress.start_file(file_no, files.len(), path, ingest.info.estimated_frames());
-        let source = path.display().to_string();
+        let source = std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.clone())
+            .display()
+            .to_string();
+        let source_key = source_key(path);
         let mut tracker = Tracker::new(setup.tracker.clone());
         let mut ctx = DecideCtx {
             setup,
             camera_id: &camera.id,
             source: &source,
+            source_key: &source_key,
             start,
             models: &models,
             regions: &regions,
@@ -307,6 +326,7 @@ struct DecideCtx<'a, 'b> {
     setup: &'a ReplaySetup<'b>,
     camera_id: &'a str,
     source: &'a str,
+    source_key: &'a str,
     start: WallTime,
     models: &'a BTreeMap<String, String>,
     regions: &'a [&'a str],
@@ -331,6 +351,7 @@ impl DecideCtx<'_, '_> {
         let sighting = PlateSighting {
             camera_id: self.camera_id.to_string(),
             source: self.source.to_string(),
+            source_key: self.source_key.to_string(),
             track_id: track.id,
             first_seen: track.first_seen(),
             last_seen: track.last_seen(),
@@ -370,10 +391,16 @@ impl DecideCtx<'_, '_> {
         }
         let event_id = crate::events::event_id(
             self.camera_id,
-            self.source,
+            self.source_key,
             sighting.first_seen,
             crate::rules::RULE_NO_VALID_PASS,
         );
+        if self.jsonl.contains(&event_id) {
+            // Raised by an earlier replay into this folder: that event and its evidence stay as
+            // they are (a replay with other settings must not rewrite evidence under it).
+            self.summary.duplicates += 1;
+            return Ok(());
+        }
         // Evidence bytes are deterministic, so a repeated replay rewrites identical files.
         let evidence = match &sighting.images {
             Some(img) => Some(write_evidence(
@@ -387,11 +414,7 @@ impl DecideCtx<'_, '_> {
         let Some(event) = build_plate_event(&sighting, &decision, self.models, evidence) else {
             return Ok(());
         };
-        let before = self.jsonl.written();
         self.jsonl.emit(&event)?;
-        if self.jsonl.written() == before {
-            self.summary.duplicates += 1;
-        }
         self.journal.insert(&event)?;
         self.summary.events.push(event);
         Ok(())
@@ -400,12 +423,30 @@ impl DecideCtx<'_, '_> {
 
 /// When a file's recording started, from its modification time (the end of the recording)
 /// minus its duration.
-fn file_start_from_mtime(path: &Path, duration: MediaTime) -> WallTime {
+fn file_start_from_mtime(path: &Path, duration: MediaTime) -> Result<WallTime> {
     let end: WallTime = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .map(WallTime::from)
-        .unwrap_or_default();
-    end - chrono::Duration::nanoseconds(duration.as_nanos() as i64)
+        .with_context(|| {
+            format!(
+                "{}: no modification time to date the recording by; give --recorded-at",
+                path.display()
+            )
+        })?;
+    Ok(end - chrono::Duration::nanoseconds(duration.as_nanos() as i64))
+}
+
+/// A file's identity in event ids: its name and size, so the same recording gives the same ids
+/// whether it is named by a relative path, an absolute one or its folder.
+fn source_key(path: &Path) -> String {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    match std::fs::metadata(path) {
+        Ok(m) => format!("file:{name}:{}", m.len()),
+        Err(_) => format!("file:{name}"),
+    }
 }
 
 /// A one-line progress display on stderr: frames, frames/s, ETA.
@@ -503,19 +544,20 @@ pub fn summary_table(s: &ReplaySummary, out_dir: &Path) -> String {
     } else {
         let _ = writeln!(
             t,
-            "\n{:<10} {:<17} {:<9} {:>5}  {:<24} explanation",
+            "\n{:<10} {:<17} {:<12} {:>5}  {:<24} explanation",
             "plate", "reason", "at", "conf", "time"
         );
         for e in &s.events {
             let (plate, conf) = match &e.subject {
                 crate::events::Subject::Plate(p) => (p.plate.as_str(), p.confidence),
+                crate::events::Subject::Face(f) => (f.subject_id.as_str(), f.similarity),
             };
             let _ = writeln!(
                 t,
-                "{:<10} {:<17} {:<9} {:>5.2}  {:<24} {}",
+                "{:<10} {:<17} {:<12} {:>5.2}  {:<24} {}",
                 plate,
                 e.decision.reason,
-                e.media_time.first.to_string().get(3..).unwrap_or_default(),
+                e.media_time.first.to_string(),
                 conf,
                 e.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 e.decision.explanation

@@ -699,6 +699,7 @@ mod tests {
         PlateSighting {
             camera_id: camera.into(),
             source: "file:///clip.mp4".into(),
+            source_key: "file:///clip.mp4".into(),
             track_id: 7,
             first_seen: MediaTime::from_secs_f64(12.0),
             last_seen: MediaTime::from_secs_f64(13.5),

@@ -41,8 +41,11 @@ pub struct SightingImages {
 pub struct PlateSighting {
     /// The camera's id in the site config.
     pub camera_id: String,
-    /// The source the frames came from (file path or URI), part of the event identity.
+    /// The source the frames came from (file path or URI), as shown in events.
     pub source: String,
+    /// The source's identity in event ids: stable however the source was named (for a file,
+    /// its name and size, so a relative, an absolute or a folder path give the same ids).
+    pub source_key: String,
     /// Track number, unique per camera and source.
     pub track_id: u64,
     /// Media time of the first analysed frame of the track.

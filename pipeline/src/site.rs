@@ -12,7 +12,7 @@
 //!
 //! [plates]                       # optional; defaults shown
 //! regions = ["us", "eu", "br"]   # plate formats to read with
-//! fuzzy_max_cost = 1.0           # benefit of the doubt: max edit cost of a clearing match
+//! fuzzy_max_cost = 0.75          # benefit of the doubt: max edit cost of a clearing match
 //! min_confidence = 0.5           # sightings below this raise nothing (counted as unreadable)
 //!
 //! [[cameras]]
@@ -49,7 +49,10 @@ use crate::time::WallTime;
 /// Default of `plates.regions`.
 pub const DEFAULT_REGIONS: [&str; 3] = ["us", "eu", "br"];
 /// Default of `plates.fuzzy_max_cost`.
-pub const DEFAULT_FUZZY_MAX_COST: f32 = 1.0;
+/// 0.75 admits up to three confusable swaps (O/0, I/1, … at 0.25 each) and no other edit: the
+/// benefit of the doubt covers what OCR confuses, not any one-character difference (with a large
+/// registry, almost every unknown plate is one edit from some pass).
+pub const DEFAULT_FUZZY_MAX_COST: f32 = 0.75;
 /// Largest `plates.fuzzy_max_cost` accepted: beyond it nearly any plate clears any other.
 pub const MAX_FUZZY_MAX_COST: f32 = 3.0;
 /// Default of `plates.min_confidence`.

@@ -1,10 +1,11 @@
 //! Time: media timestamps and wall-clock time are different types.
 //!
-//! A [`MediaTime`] is a position in a stream (the buffer PTS GStreamer gives us), monotonic within
-//! one source and meaningless across sources. A [`WallTime`] is a UTC instant: when the frame was
-//! captured in the world, which is what passes and restriction schedules are checked against. In
-//! replay the wall time of a frame is the recording's start plus its media time, so a replay is
-//! deterministic; in live mode it comes from a [`Clock`], which tests control.
+//! A [`MediaTime`] is a position in a stream (the buffer's running time, from GStreamer),
+//! monotonic within one source and meaningless across sources. A [`WallTime`] is a UTC instant:
+//! when the frame was captured in the world, which is what passes and restriction schedules are
+//! checked against. In replay the wall time of a frame is the recording's start plus its media
+//! time, so a replay is deterministic. Registry versions are stamped by a [`Clock`], which tests
+//! control; live cameras (not built yet) will take frame times from one too.
 
 use std::fmt;
 

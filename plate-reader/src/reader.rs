@@ -422,11 +422,14 @@ fn best_variant(
 const COERCION_PENALTY: f32 = 0.05;
 
 /// Whether a read is (within one edit of) a word plates carry besides their number.
+/// Words of six letters or more match within one edit (OCR drops or swaps a letter of a long
+/// word); shorter ones (OHIO, UTAH) only exactly or through confusables, so a real 4-character
+/// plate one edit from them is not thrown away.
 fn is_plate_word(text: &str) -> bool {
-    text.len() >= 4
-        && NOT_PLATES
-            .iter()
-            .any(|w| crate::text::plate_distance_bounded(text, w, 1.0).is_some())
+    NOT_PLATES.iter().any(|w| {
+        let max = if w.len() >= 6 { 1.0 } else { 0.5 };
+        crate::text::plate_distance_bounded(text, w, max).is_some()
+    })
 }
 
 /// Text that plates carry besides their number: never a plate on its own.

@@ -17,7 +17,7 @@ pub mod preprocess;
 pub mod runtime;
 
 pub use cache::ModelCache;
-pub use manifest::{DecoderKind, ModelManifest, Role};
+pub use manifest::{Calibration, DecoderKind, ModelManifest, Role};
 pub use runtime::{ExecutionProvider, Model, OutputTensor, SessionOptions};
 
 use std::path::PathBuf;

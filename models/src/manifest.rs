@@ -125,6 +125,65 @@ pub struct OutputSpec {
     pub shape: Vec<i64>,
 }
 
+/// A measured operating point of an embedding model: the cosine threshold at which impostor
+/// pairs are accepted at `far`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationPoint {
+    /// False-accept rate.
+    pub far: f64,
+    /// Cosine threshold giving that rate.
+    pub threshold: f32,
+}
+
+/// The measured thresholds of an embedding model, and on what they were measured.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    /// Where and how the points were measured (data, pair counts, command).
+    pub measured_on: String,
+    /// Operating points, any order.
+    pub points: Vec<CalibrationPoint>,
+}
+
+impl Calibration {
+    /// The threshold at `far`: a measured point, or log-linear interpolation between the two
+    /// measured points around it; `None` outside the measured range (a rate nobody measured is
+    /// not guessed).
+    pub fn threshold_at(&self, far: f64) -> Option<f32> {
+        let mut pts: Vec<&CalibrationPoint> = self.points.iter().collect();
+        pts.sort_by(|a, b| a.far.total_cmp(&b.far));
+        for p in &pts {
+            if (p.far - far).abs() <= far * 1e-9 {
+                return Some(p.threshold);
+            }
+        }
+        for w in pts.windows(2) {
+            let (lo, hi) = (w[0], w[1]);
+            if far > lo.far && far < hi.far {
+                let t = (far.ln() - lo.far.ln()) / (hi.far.ln() - lo.far.ln());
+                return Some(lo.threshold + (hi.threshold - lo.threshold) * t as f32);
+            }
+        }
+        None
+    }
+
+    /// The measured range of rates.
+    pub fn range(&self) -> Option<(f64, f64)> {
+        let lo = self
+            .points
+            .iter()
+            .map(|p| p.far)
+            .min_by(|a, b| a.total_cmp(b))?;
+        let hi = self
+            .points
+            .iter()
+            .map(|p| p.far)
+            .max_by(|a, b| a.total_cmp(b))?;
+        Some((lo, hi))
+    }
+}
+
 /// A model manifest (see the module docs).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,6 +206,9 @@ pub struct ModelManifest {
     pub input: InputSpec,
     /// The outputs the decoder reads (a model may have more).
     pub outputs: Vec<OutputSpec>,
+    /// Measured thresholds (embedding models): what a false-accept rate means in cosine.
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
 }
 
 /// The runtime library manifest (`models/runtime.toml`).
@@ -302,6 +364,30 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), 5);
         assert_eq!(RuntimeManifest::builtin().version, "1.31.1");
+    }
+
+    #[test]
+    fn calibration_interpolates_inside_the_measured_range_only() {
+        let c = Calibration {
+            measured_on: "test".into(),
+            points: vec![
+                CalibrationPoint {
+                    far: 1e-4,
+                    threshold: 0.42,
+                },
+                CalibrationPoint {
+                    far: 1e-3,
+                    threshold: 0.34,
+                },
+            ],
+        };
+        assert_eq!(c.threshold_at(1e-4), Some(0.42));
+        let mid = c.threshold_at(10f64.powf(-3.5)).unwrap();
+        assert!((mid - 0.38).abs() < 1e-4, "{mid}");
+        assert_eq!(c.threshold_at(1e-2), None);
+        assert_eq!(c.threshold_at(1e-5), None);
+        let m = ModelManifest::builtin("fr-feature-512").unwrap();
+        assert!(m.calibration.unwrap().threshold_at(1e-4).is_some());
     }
 
     #[test]

@@ -400,14 +400,23 @@ impl Event {
 /// (80 bits) of SHA-256 over a versioned encoding of the camera, the source, the track's first
 /// media time (nanoseconds) and the rule. Each text is length-prefixed, so no two different
 /// inputs share an encoding.
-pub fn event_id(camera: &str, source: &str, track_first_seen: MediaTime, rule: &str) -> String {
+pub fn event_id(
+    camera: &str,
+    source: &str,
+    track_first_seen: MediaTime,
+    subject: &str,
+    rule: &str,
+) -> String {
     let mut h = Sha256::new();
-    h.update(b"passwatch.event_id.v1\0");
+    h.update(b"passwatch.event_id.v2\0");
     for text in [camera, source] {
         h.update((text.len() as u64).to_be_bytes());
         h.update(text.as_bytes());
     }
     h.update(track_first_seen.as_nanos().to_be_bytes());
+    // Two vehicles or people first seen in the same frame are told apart by what they are.
+    h.update((subject.len() as u64).to_be_bytes());
+    h.update(subject.as_bytes());
     h.update((rule.len() as u64).to_be_bytes());
     h.update(rule.as_bytes());
     let digest = hex::encode(h.finalize());
@@ -438,6 +447,7 @@ pub fn build_plate_event(
             &sighting.camera_id,
             &sighting.source_key,
             sighting.first_seen,
+            &sighting.plate,
             RULE_NO_VALID_PASS,
         ),
         kind: EventKind::NoValidPass,
@@ -505,6 +515,7 @@ pub fn build_face_event(
             &sighting.camera_id,
             &sighting.source_key,
             sighting.first_seen,
+            subject_id,
             RULE_STAY_HOME_BREACH,
         ),
         kind: EventKind::StayHomeBreach,
@@ -1062,28 +1073,59 @@ mod tests {
 
     #[test]
     fn event_ids_are_stable_and_distinct() {
-        let a = event_id("cam", "src", MediaTime::from_nanos(1), "no_valid_pass");
+        let a = event_id(
+            "cam",
+            "src",
+            MediaTime::from_nanos(1),
+            "ABC123",
+            "no_valid_pass",
+        );
         assert_eq!(
             a,
-            event_id("cam", "src", MediaTime::from_nanos(1), "no_valid_pass")
+            event_id(
+                "cam",
+                "src",
+                MediaTime::from_nanos(1),
+                "ABC123",
+                "no_valid_pass"
+            )
         );
         assert_eq!(a.len(), 23);
         assert!(a.starts_with("ev-"));
         // Moving a byte between fields changes the id (length prefixes).
         assert_ne!(
             a,
-            event_id("cams", "rc", MediaTime::from_nanos(1), "no_valid_pass")
+            event_id(
+                "cams",
+                "rc",
+                MediaTime::from_nanos(1),
+                "ABC123",
+                "no_valid_pass"
+            )
         );
         assert_ne!(
             a,
-            event_id("cam", "src", MediaTime::from_nanos(2), "no_valid_pass")
+            event_id(
+                "cam",
+                "src",
+                MediaTime::from_nanos(2),
+                "ABC123",
+                "no_valid_pass"
+            )
         );
         assert_ne!(
             a,
-            event_id("cam", "src", MediaTime::from_nanos(1), "pass_check")
+            event_id(
+                "cam",
+                "src",
+                MediaTime::from_nanos(1),
+                "ABC123",
+                "pass_check"
+            )
         );
-        // Pinned: changing the encoding changes every id, which must be a deliberate v2.
-        assert_eq!(a, "ev-c87fba6a08e81a572a0e");
+        // Pinned: changing the encoding changes every id, which must be a deliberate new version
+        // (v2 added the subject: two tracks first seen in one frame are two events).
+        assert_eq!(a, "ev-5fe669061565645b3e0c");
     }
 
     #[test]
@@ -1137,6 +1179,7 @@ mod tests {
                 "gate-north",
                 "file:///clips/north.mp4",
                 sighting().first_seen,
+                "ABC123",
                 RULE_NO_VALID_PASS,
             );
             let evidence = write_evidence(dir.path(), &id, &crop, &frame).unwrap();
@@ -1310,6 +1353,7 @@ mod tests {
                     "gate-north",
                     "north.mp4:73400320",
                     MediaTime::from_nanos(4_000_400_000),
+                    "S-17",
                     "stay_home_breach"
                 )
             );
@@ -1341,6 +1385,7 @@ mod tests {
                     "gate-north",
                     "north.mp4:73400320",
                     MediaTime::from_nanos(4_000_400_000),
+                    "ABC123",
                     RULE_NO_VALID_PASS
                 )
             );

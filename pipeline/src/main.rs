@@ -2,10 +2,13 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use passwatch_models::{ExecutionProvider, ModelCache, SessionOptions};
+use passwatch_models::{ExecutionProvider, ModelCache, ModelManifest, Role, SessionOptions};
 use passwatch_pipeline::eval;
+use passwatch_pipeline::registry::WatchlistSnapshot;
 use passwatch_pipeline::registry::{import::read_passes_file, PassSnapshot, Registry};
-use passwatch_pipeline::replay::{self, ReplaySetup};
+use passwatch_pipeline::replay::{self, FaceSetup, ReplayModels, ReplaySetup};
+use passwatch_pipeline::rules::FaceThreshold;
+use passwatch_pipeline::site::Analysis;
 use passwatch_pipeline::site::Site;
 use passwatch_pipeline::track::TrackerConfig;
 use passwatch_plate_reader::detect::DetectorKind;
@@ -109,6 +112,58 @@ enum RegistryWhat {
         #[arg(long, env = "USER", default_value = "unknown")]
         actor: String,
     },
+    /// Enrol a subject of a stay-home order from reference photos: every photo must hold exactly
+    /// one good face, or nothing is stored. Photos are not kept unless --keep-photos is given.
+    Enroll {
+        /// The subject's opaque id.
+        #[arg(long)]
+        subject: String,
+        /// Reference photos (one face each).
+        #[arg(long = "photo", required = true, num_args = 1..)]
+        photos: Vec<PathBuf>,
+        /// Start of the order (RFC 3339); required for a new subject.
+        #[arg(long)]
+        order_from: Option<String>,
+        /// End of the order (RFC 3339, exclusive); required for a new subject.
+        #[arg(long)]
+        order_until: Option<String>,
+        /// The zone of the subject's home (its cameras are not a breach); required for a new
+        /// subject.
+        #[arg(long)]
+        home_zone: Option<String>,
+        /// active or inactive.
+        #[arg(long)]
+        status: Option<String>,
+        /// Keep copies of the photos in this folder (off by default: photos are not kept).
+        #[arg(long)]
+        keep_photos: Option<PathBuf>,
+        /// The registry database.
+        #[arg(long, env = "PASSWATCH_REGISTRY", default_value_os_t = default_registry())]
+        registry: PathBuf,
+        /// Who makes the change (recorded in the audit log).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        actor: String,
+    },
+    /// List the watchlist's subjects.
+    ListSubjects {
+        /// The registry database.
+        #[arg(long, env = "PASSWATCH_REGISTRY", default_value_os_t = default_registry())]
+        registry: PathBuf,
+        /// One JSON object per subject.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a subject and all its reference embeddings.
+    RemoveSubject {
+        /// The subject's id.
+        subject: String,
+        /// The registry database.
+        #[arg(long, env = "PASSWATCH_REGISTRY", default_value_os_t = default_registry())]
+        registry: PathBuf,
+        /// Who makes the change (recorded in the audit log).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        actor: String,
+    },
     /// List the passes of the registry.
     ListPasses {
         /// The registry database.
@@ -135,6 +190,21 @@ fn default_registry() -> PathBuf {
 enum EvalWhat {
     /// Plate reading: `--crops DIR` (OCR on plate crops) or `--photos DIR` (end to end).
     Plates(EvalPlates),
+    /// Face verification on a folder in the LFW layout (identities.csv: file,person).
+    Faces(EvalFaces),
+}
+
+#[derive(Args)]
+struct EvalFaces {
+    /// The folder (identities.csv + images).
+    #[arg(long)]
+    lfw: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Threads per inference session.
+    #[arg(long, default_value_t = default_threads())]
+    threads: usize,
 }
 
 #[derive(Args)]
@@ -256,6 +326,45 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval {
+            what: EvalWhat::Faces(args),
+        } => {
+            let options = SessionOptions {
+                intra_threads: args.threads.max(1),
+                ..SessionOptions::default()
+            };
+            let mut matcher = load_face_matcher(&options)?;
+            let report = passwatch_face_matcher::verification::evaluate_folder(
+                &mut matcher,
+                &args.lfw,
+                &Default::default(),
+            )?;
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "{} images of {} people; {} same-person and {} different-person pairs",
+                    report.images, report.identities, report.pairs_same, report.pairs_different
+                );
+                println!("accuracy (10-fold)        {:.2}%", report.accuracy * 100.0);
+                println!(
+                    "TAR at FAR 1e-2 / 1e-3    {:.2}% / {:.2}%",
+                    report.tar_at_far.far_1e_2 * 100.0,
+                    report.tar_at_far.far_1e_3 * 100.0
+                );
+                println!(
+                    "threshold at FAR 1e-3 / 1e-4  {:.3} / {:.3}  (from {} impostor pairs)",
+                    report.threshold_at_far.far_1e_3,
+                    report.threshold_at_far.far_1e_4,
+                    report.impostor_pairs
+                );
+                println!(
+                    "no face found in          {:.2}% of images",
+                    report.no_face_rate * 100.0
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval {
             what: EvalWhat::Plates(args),
         } => {
             if let (Some(video), Some(truth)) = (&args.video, &args.truth) {
@@ -311,9 +420,26 @@ fn run_replay(args: ReplayArgs) -> Result<ExitCode> {
             ),
             },
         };
-    let passes = match &args.passes {
-        Some(file) => PassSnapshot::from_passes(1, read_passes_file(file)?),
-        None => Registry::open(&args.registry)?.snapshot()?,
+    let cam = site
+        .camera(&camera)
+        .with_context(|| format!("{}: no camera {camera:?}", args.site.display()))?;
+    let run_plates = cam.runs(Analysis::Plates);
+    let run_faces = cam.runs(Analysis::Faces);
+    // The registry database is opened only when something is read from it (a replay never
+    // creates one).
+    let registry = if args.registry.exists() {
+        Some(Registry::open(&args.registry)?)
+    } else {
+        None
+    };
+    let passes = match (&args.passes, &registry) {
+        (Some(file), _) => PassSnapshot::from_passes(1, read_passes_file(file)?),
+        (None, Some(reg)) => reg.snapshot()?,
+        (None, None) if run_plates => anyhow::bail!(
+            "{}: no registry there; give --passes FILE or import passes first",
+            args.registry.display()
+        ),
+        (None, None) => PassSnapshot::from_passes(0, Vec::new()),
     };
     let recorded_at = match &args.recorded_at {
         Some(t) => Some(
@@ -336,7 +462,36 @@ fn run_replay(args: ReplayArgs) -> Result<ExitCode> {
     if models.regions.is_none() {
         models.regions = Some(site.plates.regions.clone());
     }
-    let mut reader = models.reader(ReaderConfig::default().min_len)?;
+    let options = models.session_options();
+    let face_matcher = if run_faces {
+        Some(load_face_matcher(&options)?)
+    } else {
+        None
+    };
+    let watchlist = match (&face_matcher, &registry) {
+        (Some(m), Some(reg)) => Some(reg.watchlist_snapshot(m.embedder_model_id())?),
+        (Some(m), None) => {
+            tracing::warn!(registry = %args.registry.display(),
+                "no registry: the watchlist is empty and no face can match");
+            Some(WatchlistSnapshot::empty(m.embedder_model_id()))
+        }
+        (None, _) => None,
+    };
+    let threshold = face_threshold(&site)?;
+    let mut replay_models = ReplayModels {
+        plates: if run_plates {
+            Some(models.reader(ReaderConfig::default().min_len)?)
+        } else {
+            None
+        },
+        faces: face_matcher,
+        privacy: passwatch_face_matcher::FaceDetector::load(
+            &ModelCache::from_env(),
+            &options,
+            Default::default(),
+        )
+        .context("cannot load the face detector that blurs faces in evidence")?,
+    };
     let setup = ReplaySetup {
         site: &site,
         camera,
@@ -344,10 +499,15 @@ fn run_replay(args: ReplayArgs) -> Result<ExitCode> {
         recorded_at,
         passes: &passes,
         tracker: TrackerConfig::default(),
+        faces: watchlist.as_ref().map(|w| FaceSetup {
+            watchlist: w,
+            threshold,
+        }),
+        face_tracker: Default::default(),
         out_dir: args.out.clone(),
         progress: !args.quiet && !args.json,
     };
-    let summary = replay::replay(&files, &setup, &mut reader)?;
+    let summary = replay::replay(&files, &setup, &mut replay_models)?;
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
@@ -376,6 +536,88 @@ fn run_registry(what: RegistryWhat) -> Result<ExitCode> {
             }
             let mut reg = Registry::open(&registry)?;
             let v = reg.import_file(&file, &actor)?;
+            println!("{v}");
+        }
+        RegistryWhat::Enroll {
+            subject,
+            photos,
+            order_from,
+            order_until,
+            home_zone,
+            status,
+            keep_photos,
+            registry,
+            actor,
+        } => {
+            enroll(EnrollArgs {
+                subject,
+                photos,
+                order_from,
+                order_until,
+                home_zone,
+                status,
+                keep_photos,
+                registry,
+                actor,
+            })?;
+        }
+        RegistryWhat::ListSubjects { registry, json } => {
+            anyhow::ensure!(
+                registry.exists(),
+                "{}: no registry here yet",
+                registry.display()
+            );
+            let reg = Registry::open(&registry)?;
+            let subjects = reg.list_subjects()?;
+            if json {
+                for s in &subjects {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "subject_id": s.subject_id,
+                            "order_from": s.order_from,
+                            "order_until": s.order_until,
+                            "home_zone": s.home_zone,
+                            "status": s.status.to_string(),
+                            "embeddings": s.embeddings,
+                            "model_id": s.model_id,
+                            "version": s.version,
+                        })
+                    );
+                }
+            } else {
+                println!(
+                    "{:<24} {:<20}  {:<20}  {:<10} {:<8} {:>5}  {:>3}",
+                    "subject", "order_from", "order_until", "home_zone", "status", "refs", "ver"
+                );
+                for s in &subjects {
+                    println!(
+                        "{:<24} {:<20}  {:<20}  {:<10} {:<8} {:>5}  {:>3}",
+                        s.subject_id,
+                        s.order_from
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        s.order_until
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        s.home_zone,
+                        s.status.to_string(),
+                        s.embeddings,
+                        s.version
+                    );
+                }
+                println!(
+                    "{} subjects, registry version {}",
+                    subjects.len(),
+                    reg.current_version()?
+                );
+            }
+        }
+        RegistryWhat::RemoveSubject {
+            subject,
+            registry,
+            actor,
+        } => {
+            let mut reg = Registry::open(&registry)?;
+            let v = reg.remove_subject(&subject, &actor)?;
             println!("{v}");
         }
         RegistryWhat::ListPasses { registry, json } => {
@@ -420,4 +662,190 @@ fn run_registry(what: RegistryWhat) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn load_face_matcher(options: &SessionOptions) -> Result<passwatch_face_matcher::FaceMatcher> {
+    passwatch_face_matcher::FaceMatcher::load(&ModelCache::from_env(), options, Default::default())
+        .context("cannot load the face models")
+}
+
+/// The face threshold of a site: a cosine set by hand, or the embedder's measured threshold at
+/// the site's false-accept rate.
+fn face_threshold(site: &Site) -> Result<FaceThreshold> {
+    let settings = &site.faces;
+    if let Some(cosine) = settings.threshold {
+        return Ok(FaceThreshold {
+            cosine,
+            far: settings.far,
+        });
+    }
+    let far = settings
+        .far
+        .unwrap_or(passwatch_pipeline::site::DEFAULT_FACE_FAR);
+    let embedder = ModelManifest::builtin_for(Role::FaceEmbedder)?;
+    let calibration = embedder.calibration.as_ref().with_context(|| {
+        format!(
+            "model {} has no measured thresholds: set faces.threshold in the site config",
+            embedder.id
+        )
+    })?;
+    let cosine = calibration.threshold_at(far).with_context(|| {
+        let (lo, hi) = calibration.range().unwrap_or((f64::NAN, f64::NAN));
+        format!(
+            "faces.far = {far}: model {} has measured thresholds only for rates {lo:e} to {hi:e}; \
+             choose a rate there or set faces.threshold",
+            embedder.id
+        )
+    })?;
+    Ok(FaceThreshold {
+        cosine,
+        far: Some(far),
+    })
+}
+
+struct EnrollArgs {
+    subject: String,
+    photos: Vec<PathBuf>,
+    order_from: Option<String>,
+    order_until: Option<String>,
+    home_zone: Option<String>,
+    status: Option<String>,
+    keep_photos: Option<PathBuf>,
+    registry: PathBuf,
+    actor: String,
+}
+
+/// Largest photo accepted for enrolment, per side: a decompression bomb (a small file declaring
+/// a huge image) is refused before any pixel is allocated.
+const MAX_PHOTO_SIDE: u32 = 12_000;
+
+fn load_photo(path: &std::path::Path) -> Result<image::RgbImage, String> {
+    let mut reader = image::ImageReader::open(path)
+        .map_err(|e| format!("cannot open: {e}"))?
+        .with_guessed_format()
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if reader.format().is_none() {
+        return Err("not an image (unknown format)".into());
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_PHOTO_SIDE);
+    limits.max_image_height = Some(MAX_PHOTO_SIDE);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    match reader.into_dimensions() {
+        Ok((w, h)) if w > MAX_PHOTO_SIDE || h > MAX_PHOTO_SIDE => {
+            return Err(format!(
+                "image of {w}×{h} pixels is too large (at most {MAX_PHOTO_SIDE} per side)"
+            ))
+        }
+        Ok(_) => {}
+        Err(e) => return Err(format!("not a readable image: {e}")),
+    }
+    let mut reader = image::ImageReader::open(path)
+        .map_err(|e| format!("cannot open: {e}"))?
+        .with_guessed_format()
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_PHOTO_SIDE);
+    limits.max_image_height = Some(MAX_PHOTO_SIDE);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    reader
+        .decode()
+        .map(|i| i.to_rgb8())
+        .map_err(|e| format!("not a readable image: {e}"))
+}
+
+fn enroll(a: EnrollArgs) -> Result<()> {
+    use passwatch_face_matcher::{Enrolment, EnrolmentCheck};
+    use passwatch_pipeline::registry::SubjectSpec;
+    if let Some(dir) = a.registry.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
+    }
+    let mut reg = Registry::open(&a.registry)?;
+    let existing = reg.subject(&a.subject)?;
+    let fmt =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let order_from = a
+        .order_from
+        .or_else(|| existing.as_ref().map(|s| fmt(s.order_from)))
+        .context("--order-from is needed for a new subject")?;
+    let order_until = a
+        .order_until
+        .or_else(|| existing.as_ref().map(|s| fmt(s.order_until)))
+        .context("--order-until is needed for a new subject")?;
+    let home_zone = a
+        .home_zone
+        .or_else(|| existing.as_ref().map(|s| s.home_zone.clone()))
+        .context("--home-zone is needed for a new subject")?;
+    let spec = SubjectSpec::parse(
+        &a.subject,
+        &order_from,
+        &order_until,
+        &home_zone,
+        a.status.as_deref(),
+    )?;
+    let options = SessionOptions::default();
+    let mut matcher = load_face_matcher(&options)?;
+    if let Some((stored, _)) = reg.watchlist_model()? {
+        anyhow::ensure!(
+            stored == matcher.embedder_model_id(),
+            "{}: the watchlist was built with face model {stored}, this passwatch uses {}; \
+             re-enrol every subject with one model",
+            a.registry.display(),
+            matcher.embedder_model_id()
+        );
+    }
+    let check = EnrolmentCheck::default();
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    for photo in &a.photos {
+        let image = match load_photo(photo) {
+            Ok(i) => i,
+            Err(why) => {
+                refused.push(format!("{}: not_an_image: {why}", photo.display()));
+                continue;
+            }
+        };
+        match matcher.check_enrolment(&image, &check)? {
+            Enrolment::Accepted(face) => accepted.push((face, photo.clone())),
+            Enrolment::Rejected(r) => refused.push(format!("{}: {r}", photo.display())),
+        }
+    }
+    if !refused.is_empty() {
+        anyhow::bail!(
+            "subject {}: {} of {} photos refused, nothing stored:\n  {}",
+            a.subject,
+            refused.len(),
+            a.photos.len(),
+            refused.join("\n  ")
+        );
+    }
+    let n = accepted.len();
+    let version = match &a.keep_photos {
+        Some(dir) => reg.enroll_keeping_photos(
+            spec,
+            accepted
+                .into_iter()
+                .map(|(f, p)| (f.embedding.clone(), f.quality.score, p))
+                .collect(),
+            dir,
+            &a.actor,
+        )?,
+        None => reg.enroll(
+            spec,
+            accepted
+                .into_iter()
+                .map(|(f, _)| (f.embedding.clone(), f.quality.score))
+                .collect(),
+            &a.actor,
+        )?,
+    };
+    println!(
+        "enrolled subject {} with {n} reference face{} ({version})",
+        a.subject,
+        if n == 1 { "" } else { "s" }
+    );
+    Ok(())
 }

@@ -12,16 +12,22 @@
 //! file, its mtime is the end of the recording). Both depend only on the inputs, so replaying
 //! the same files gives the same events, byte for byte.
 
-use crate::events::{build_plate_event, Event, EventSink, Journal, JsonlSink};
+use crate::events::{build_face_event, build_plate_event, Event, EventSink, Journal, JsonlSink};
 use crate::evidence::write_evidence;
+use crate::face_sighting::{FaceMatch, FaceSighting, FaceUsed};
+use crate::faces::{FaceTrack, FaceTracker, FaceTrackerConfig, TrackFace};
 use crate::ingest::{FrameSelection, Ingest, IngestError, IngestMessage};
+use crate::privacy::{blur_faces, FaceBox};
 use crate::registry::PassSnapshot;
+use crate::registry::WatchlistSnapshot;
+use crate::rules::{decide_face, FaceDecision, FaceOutcome, FaceThreshold};
 use crate::rules::{decide_plate, PlateOutcome};
-use crate::sighting::{PlateRead, PlateSighting, SightingImages};
+use crate::sighting::{PlateRead, PlateSighting};
 use crate::site::Site;
 use crate::time::{MediaTime, WallTime};
 use crate::track::{is_sighting, Track, Tracker, TrackerConfig};
 use anyhow::{Context, Result};
+use passwatch_face_matcher::{FaceDetector, FaceMatcher};
 use passwatch_plate_reader::formats::PlateFormats;
 use passwatch_plate_reader::reader::PlateReader;
 use std::collections::BTreeMap;
@@ -46,12 +52,25 @@ pub struct ReplaySetup<'a> {
     pub recorded_at: Option<WallTime>,
     /// The registry snapshot every decision is taken against.
     pub passes: &'a PassSnapshot,
-    /// Tracker settings.
+    /// Plate tracker settings.
     pub tracker: TrackerConfig,
+    /// The watchlist and threshold of the face path (cameras that run `faces`).
+    pub faces: Option<FaceSetup<'a>>,
+    /// Face tracker settings (`best_k` comes from the site's `faces.max_faces`).
+    pub face_tracker: FaceTrackerConfig,
     /// Output folder (events.jsonl, journal.db, evidence/).
     pub out_dir: PathBuf,
     /// Show a progress bar on stderr.
     pub progress: bool,
+}
+
+/// The watchlist a replay matches faces against, and at what threshold.
+#[derive(Clone, Copy)]
+pub struct FaceSetup<'a> {
+    /// One watchlist version for the whole replay.
+    pub watchlist: &'a WatchlistSnapshot,
+    /// The similarity threshold (and the false-accept rate it stands for).
+    pub threshold: FaceThreshold,
 }
 
 /// Counts of sightings by outcome.
@@ -73,6 +92,20 @@ pub struct OutcomeCounts {
     pub cleared_by_fuzzy_match: u64,
     /// Violations (events).
     pub violations: u64,
+    /// Face tracks closed.
+    pub face_tracks: u64,
+    /// Face tracks with no face good enough to match.
+    pub faces_unusable: u64,
+    /// Face tracks matching nobody above the threshold.
+    pub face_no_match: u64,
+    /// Matches whose subject's order was not in force.
+    pub face_not_in_force: u64,
+    /// Matches on a camera of the subject's home zone.
+    pub face_home_zone: u64,
+    /// Face tracks that matched a subject breaching an order.
+    pub face_tracks_breaching: u64,
+    /// Stay-home breaches after merging the tracks of one passage (events).
+    pub face_breaches: u64,
 }
 
 /// Seconds spent per stage, over the whole replay.
@@ -90,6 +123,14 @@ pub struct StageSeconds {
     pub ocr: f64,
     /// Tracking, consensus, matching, rules and event writing.
     pub match_and_rules: f64,
+    /// Face detection.
+    pub face_detect: f64,
+    /// Face alignment and quality.
+    pub face_align: f64,
+    /// Face embedding.
+    pub face_embed: f64,
+    /// Face tracking, watchlist search, rules and event writing.
+    pub face_match: f64,
 }
 
 /// One file's outcome.
@@ -126,6 +167,8 @@ pub struct ReplaySummary {
     pub frames_decoded: u64,
     /// Frames analysed in all.
     pub frames_analysed: u64,
+    /// Faces embedded in all.
+    pub faces_embedded: u64,
 }
 
 impl ReplaySummary {
@@ -166,23 +209,63 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Replays files through the plate path. Errors of one file (corrupt, truncated) are recorded
-/// in its summary and the replay goes on with the next; errors of the output (disk full) stop it.
+/// The models a replay runs: the plate reader and the face matcher, as the camera's analyses
+/// ask, and a face detector that finds the faces to blur in the evidence of plate events.
+pub struct ReplayModels {
+    /// Plates (cameras with `plates` among their analyses).
+    pub plates: Option<PlateReader>,
+    /// Faces (cameras with `faces`).
+    pub faces: Option<FaceMatcher>,
+    /// Finds faces in plate evidence frames, to blur them (privacy).
+    pub privacy: FaceDetector,
+}
+
+impl ReplayModels {
+    fn model_ids(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        if let Some(r) = &self.plates {
+            for (k, v) in r.model_ids() {
+                m.insert(k.to_string(), v);
+            }
+        }
+        if let Some(f) = &self.faces {
+            m.insert("face_detector".into(), f.detector_model_id().to_string());
+            m.insert("face_embedder".into(), f.embedder_model_id().to_string());
+        }
+        m
+    }
+}
+
+/// Replays files through the camera's analyses. Errors of one file (corrupt, truncated) are
+/// recorded in its summary and the replay goes on with the next; errors of the output (disk
+/// full) stop it.
 pub fn replay(
     files: &[PathBuf],
     setup: &ReplaySetup<'_>,
-    reader: &mut PlateReader,
+    models: &mut ReplayModels,
 ) -> Result<ReplaySummary> {
     let camera = setup
         .site
         .camera(&setup.camera)
         .with_context(|| format!("camera {:?} is not in the site config", setup.camera))?
         .clone();
+    let run_plates = camera.runs(crate::site::Analysis::Plates);
+    let run_faces = camera.runs(crate::site::Analysis::Faces);
     anyhow::ensure!(
-        camera.runs(crate::site::Analysis::Plates),
-        "camera {:?} does not run plate analysis (its analyses in the site config: {:?})",
+        run_plates || run_faces,
+        "camera {:?} runs neither plate nor face analysis (its analyses: {:?})",
         camera.id,
         camera.analyses
+    );
+    anyhow::ensure!(
+        !run_plates || models.plates.is_some(),
+        "camera {:?} runs plate analysis but no plate models are loaded",
+        camera.id
+    );
+    anyhow::ensure!(
+        !run_faces || (models.faces.is_some() && setup.faces.is_some()),
+        "camera {:?} runs face analysis but no face models or watchlist are loaded",
+        camera.id
     );
     std::fs::create_dir_all(&setup.out_dir).with_context(|| {
         format!(
@@ -192,11 +275,7 @@ pub fn replay(
     })?;
     let mut jsonl = JsonlSink::open(setup.out_dir.join("events.jsonl"))?;
     let journal = Journal::open(setup.out_dir.join("journal.db"))?;
-    let models: BTreeMap<String, String> = reader
-        .model_ids()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let model_ids = models.model_ids();
     let regions: Vec<&str> = setup
         .site
         .plates
@@ -212,9 +291,21 @@ pub fn replay(
 
     let mut summary = ReplaySummary::default();
     let started = Instant::now();
-    let times_before = reader.times;
+    let plate_times_before = models.plates.as_ref().map(|r| r.times).unwrap_or_default();
+    let face_times_before = models
+        .faces
+        .as_ref()
+        .map(|f| f.timings())
+        .unwrap_or_default();
     let mut segment_start = setup.recorded_at;
     let progress = ProgressLine::new(setup.progress);
+    let ReplayModels {
+        plates: plate_reader,
+        faces: face_matcher,
+        privacy,
+    } = models;
+    let mut plate_reader = plate_reader.as_mut().filter(|_| run_plates);
+    let mut face_matcher = face_matcher.as_mut().filter(|_| run_faces);
     for (file_no, path) in files.iter().enumerate() {
         let mut ingest = match Ingest::open_file(path, FrameSelection::Rate(analyse_fps), 4) {
             Ok(i) => i,
@@ -251,18 +342,24 @@ pub fn replay(
             .to_string();
         let source_key = source_key(path);
         let mut tracker = Tracker::new(setup.tracker.clone());
+        let mut face_tracker = FaceTracker::new(FaceTrackerConfig {
+            best_k: setup.site.faces.max_faces,
+            ..setup.face_tracker.clone()
+        });
         let mut ctx = DecideCtx {
             setup,
             camera_id: &camera.id,
             source: &source,
             source_key: &source_key,
             start,
-            models: &models,
+            models: &model_ids,
             regions: &regions,
             formats,
             jsonl: &mut jsonl,
             journal: &journal,
             summary: &mut summary,
+            privacy: &mut *privacy,
+            pending: Vec::new(),
         };
         let mut error = None;
         let mut analysed = 0u64;
@@ -271,15 +368,27 @@ pub fn replay(
             match msg {
                 IngestMessage::Frame(frame) => {
                     analysed += 1;
-                    let obs = reader
-                        .read_frame(&frame.image)
-                        .with_context(|| format!("{}: frame at {}", source, frame.media_time))?;
-                    let t = Instant::now();
-                    let ended = tracker.update(frame.media_time, frame.index, &frame.image, obs);
-                    for track in ended {
-                        ctx.close(track)?;
+                    let at = || format!("{}: frame at {}", source, frame.media_time);
+                    if let Some(reader) = plate_reader.as_deref_mut() {
+                        let obs = reader.read_frame(&frame.image).with_context(at)?;
+                        let t = Instant::now();
+                        let ended =
+                            tracker.update(frame.media_time, frame.index, &frame.image, obs);
+                        for track in ended {
+                            ctx.close(track)?;
+                        }
+                        ctx.summary.stages.match_and_rules += t.elapsed().as_secs_f64();
                     }
-                    ctx.summary.stages.match_and_rules += t.elapsed().as_secs_f64();
+                    if let Some(matcher) = face_matcher.as_deref_mut() {
+                        let faces = matcher.faces_in_frame(&frame.image).with_context(at)?;
+                        let t = Instant::now();
+                        let ended = face_tracker.update(frame.media_time, &frame.image, faces);
+                        for track in ended {
+                            ctx.close_face(track)?;
+                        }
+                        ctx.flush_breaches(Some(frame.media_time))?;
+                        ctx.summary.stages.face_match += t.elapsed().as_secs_f64();
+                    }
                     progress.tick(counters.decoded.load(Ordering::Relaxed), frame.media_time);
                 }
                 IngestMessage::End(result) => {
@@ -294,7 +403,13 @@ pub fn replay(
         for track in tracker.finish() {
             ctx.close(track)?;
         }
-        summary.stages.match_and_rules += t.elapsed().as_secs_f64();
+        ctx.summary.stages.match_and_rules += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for track in face_tracker.finish() {
+            ctx.close_face(track)?;
+        }
+        ctx.flush_breaches(None)?;
+        summary.stages.face_match += t.elapsed().as_secs_f64();
         let decoded = ingest.counters.decoded.load(Ordering::Relaxed);
         summary.stages.decode += ingest.counters.pull_ns.load(Ordering::Relaxed) as f64 / 1e9;
         summary.stages.convert += ingest.counters.convert_ns.load(Ordering::Relaxed) as f64 / 1e9;
@@ -313,10 +428,19 @@ pub fn replay(
         progress.finish_file(decoded);
     }
     jsonl.flush()?;
-    let times = reader.times;
-    summary.stages.detect = times.detect_s - times_before.detect_s;
-    summary.stages.refine = times.refine_s - times_before.refine_s;
-    summary.stages.ocr = times.ocr_s - times_before.ocr_s;
+    if let Some(r) = plate_reader {
+        let times = r.times;
+        summary.stages.detect = times.detect_s - plate_times_before.detect_s;
+        summary.stages.refine = times.refine_s - plate_times_before.refine_s;
+        summary.stages.ocr = times.ocr_s - plate_times_before.ocr_s;
+    }
+    if let Some(f) = face_matcher {
+        let t = f.timings();
+        summary.stages.face_detect = (t.detect - face_times_before.detect).as_secs_f64();
+        summary.stages.face_align = (t.align - face_times_before.align).as_secs_f64();
+        summary.stages.face_embed = (t.embed - face_times_before.embed).as_secs_f64();
+        summary.faces_embedded = t.faces - face_times_before.faces;
+    }
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)
 }
@@ -334,9 +458,32 @@ struct DecideCtx<'a, 'b> {
     jsonl: &'a mut JsonlSink,
     journal: &'a Journal,
     summary: &'a mut ReplaySummary,
+    privacy: &'a mut FaceDetector,
+    pending: Vec<PendingBreach>,
 }
 
 impl DecideCtx<'_, '_> {
+    /// An event id not raised yet by an earlier replay into this folder; `None` (and counted as
+    /// a duplicate) when it was — that event and its evidence stay as they are, so a replay with
+    /// other settings never rewrites evidence under an existing event.
+    fn new_event_id(&mut self, first_seen: MediaTime, subject: &str, rule: &str) -> Option<String> {
+        let id =
+            crate::events::event_id(self.camera_id, self.source_key, first_seen, subject, rule);
+        if self.jsonl.contains(&id) {
+            self.summary.duplicates += 1;
+            None
+        } else {
+            Some(id)
+        }
+    }
+
+    fn write(&mut self, event: Event) -> Result<()> {
+        self.jsonl.emit(&event)?;
+        self.journal.insert(&event)?;
+        self.summary.events.push(event);
+        Ok(())
+    }
+
     fn close(&mut self, track: Track) -> Result<()> {
         let counts = &mut self.summary.outcomes;
         counts.tracks += 1;
@@ -369,11 +516,7 @@ impl DecideCtx<'_, '_> {
                     bbox_in_frame: r.bbox_in_frame,
                 })
                 .collect(),
-            images: track.evidence.as_ref().map(|e| SightingImages {
-                crop: e.crop.clone(),
-                frame: e.frame.clone(),
-                media_time: e.media_time,
-            }),
+            images: None,
         };
         let decision = decide_plate(&sighting, self.setup.site, self.setup.passes);
         counts.sightings += 1;
@@ -389,35 +532,199 @@ impl DecideCtx<'_, '_> {
         if !decision.is_violation() {
             return Ok(()); // nothing about this vehicle is kept
         }
-        let event_id = crate::events::event_id(
-            self.camera_id,
-            self.source_key,
+        let Some(event_id) = self.new_event_id(
             sighting.first_seen,
+            &sighting.plate,
             crate::rules::RULE_NO_VALID_PASS,
-        );
-        if self.jsonl.contains(&event_id) {
-            // Raised by an earlier replay into this folder: that event and its evidence stay as
-            // they are (a replay with other settings must not rewrite evidence under it).
-            self.summary.duplicates += 1;
+        ) else {
             return Ok(());
-        }
-        // Evidence bytes are deterministic, so a repeated replay rewrites identical files.
-        let evidence = match &sighting.images {
-            Some(img) => Some(write_evidence(
-                &self.setup.out_dir,
-                &event_id,
-                &img.crop,
-                &img.frame,
-            )?),
+        };
+        // Evidence: the best read's crop and frame, every face in the frame blurred (a plate
+        // event has no matched face). Bytes are deterministic.
+        let evidence = match &track.evidence {
+            Some(e) => {
+                let mut frame = e.frame.clone();
+                let faces: Vec<FaceBox> = self
+                    .privacy
+                    .detect(&frame)?
+                    .iter()
+                    .map(|f| FaceBox::from(&f.bbox_in_frame))
+                    .collect();
+                blur_faces(&mut frame, &faces, None);
+                Some(write_evidence(
+                    &self.setup.out_dir,
+                    &event_id,
+                    &e.crop,
+                    &frame,
+                )?)
+            }
             None => None,
         };
-        let Some(event) = build_plate_event(&sighting, &decision, self.models, evidence) else {
+        if let Some(event) = build_plate_event(&sighting, &decision, self.models, evidence) {
+            self.write(event)?;
+        }
+        Ok(())
+    }
+
+    /// A person's track ended: match its best faces, decide, and hold a breach for merging or
+    /// drop every trace of the track.
+    fn close_face(&mut self, track: FaceTrack) -> Result<()> {
+        let Some(faces_setup) = &self.setup.faces else {
             return Ok(());
         };
-        self.jsonl.emit(&event)?;
-        self.journal.insert(&event)?;
-        self.summary.events.push(event);
+        let settings = &self.setup.site.faces;
+        let counts = &mut self.summary.outcomes;
+        counts.face_tracks += 1;
+        let usable: Vec<&TrackFace> = track
+            .best
+            .iter()
+            .filter(|f| f.quality >= settings.min_quality)
+            .take(settings.max_faces)
+            .collect();
+        if usable.is_empty() {
+            counts.faces_unusable += 1;
+            return Ok(());
+        }
+        let embeddings: Vec<passwatch_face_matcher::Embedding> =
+            usable.iter().map(|f| f.embedding.clone()).collect();
+        let best_match = faces_setup.watchlist.best_match(&embeddings)?;
+        let mut faces_used: Vec<FaceUsed> = usable
+            .iter()
+            .map(|f| FaceUsed {
+                media_time: f.media_time,
+                quality: f.quality,
+            })
+            .collect();
+        faces_used.sort_by_key(|f| f.media_time);
+        let sighting = FaceSighting {
+            camera_id: self.camera_id.to_string(),
+            source: self.source.to_string(),
+            source_key: self.source_key.to_string(),
+            track_id: track.id,
+            first_seen: track.first_seen,
+            last_seen: track.last_seen,
+            wall_time: track.first_seen.to_wall(self.start),
+            faces: faces_used,
+            best_match: best_match.map(FaceMatch::from),
+            images: None,
+        };
+        let decision = decide_face(
+            &sighting,
+            self.setup.site,
+            faces_setup.watchlist,
+            faces_setup.threshold,
+        );
+        match &decision.outcome {
+            FaceOutcome::UnknownCamera | FaceOutcome::NoMatch => counts.face_no_match += 1,
+            FaceOutcome::NotInForce { .. } => counts.face_not_in_force += 1,
+            FaceOutcome::HomeZone { .. } => counts.face_home_zone += 1,
+            FaceOutcome::Breach { .. } => counts.face_tracks_breaching += 1,
+        }
+        let FaceOutcome::Breach {
+            subject_id,
+            similarity,
+        } = &decision.outcome
+        else {
+            // The track, its embeddings and crops are dropped here: nothing of a face that
+            // raised nothing is written anywhere, and logs do not say whom it resembled.
+            return Ok(());
+        };
+        // Evidence images now (the track goes away): the best face's frame with every other
+        // face blurred, and a crop of the face.
+        let images = track.best.first().and_then(|best| {
+            let frame = best.frame.as_ref()?;
+            let b = &best.bbox_in_frame;
+            let crop_box = passwatch_plate_reader::geometry::BBox::new(b.x, b.y, b.w, b.h);
+            let crop = passwatch_plate_reader::crop::crop_bbox(frame, &crop_box, 0.25);
+            let mut shown = (**frame).clone();
+            blur_faces(&mut shown, &best.faces_in_frame, Some(best.index_in_frame));
+            Some((crop, shown))
+        });
+        let breach = PendingBreach {
+            subject_id: subject_id.clone(),
+            similarity: *similarity,
+            sighting,
+            decision,
+            images,
+        };
+        let window = MediaTime::from_secs_f64(settings.merge_window_s);
+        let near = |p: &PendingBreach| {
+            p.subject_id == breach.subject_id
+                && breach.sighting.first_seen.as_nanos()
+                    <= p.sighting.last_seen.as_nanos() + window.as_nanos()
+                && p.sighting.first_seen.as_nanos()
+                    <= breach.sighting.last_seen.as_nanos() + window.as_nanos()
+        };
+        match self.pending.iter_mut().find(|p| near(p)) {
+            Some(p) => p.merge(breach, self.start),
+            None => self.pending.push(breach),
+        }
         Ok(())
+    }
+
+    /// Raises the held breaches that nothing can merge into any more (`now` is past their end
+    /// by the merge window), or all of them (`now` = `None`, the source ended).
+    fn flush_breaches(&mut self, now: Option<MediaTime>) -> Result<()> {
+        let window = MediaTime::from_secs_f64(self.setup.site.faces.merge_window_s).as_nanos();
+        let (due, keep): (Vec<PendingBreach>, Vec<PendingBreach>) =
+            std::mem::take(&mut self.pending)
+                .into_iter()
+                .partition(|p| {
+                    now.is_none_or(|n| n.as_nanos() > p.sighting.last_seen.as_nanos() + window)
+                });
+        self.pending = keep;
+        for p in due {
+            self.summary.outcomes.face_breaches += 1;
+            let Some(event_id) = self.new_event_id(
+                p.sighting.first_seen,
+                &p.subject_id,
+                crate::rules::RULE_STAY_HOME_BREACH,
+            ) else {
+                continue;
+            };
+            let evidence = match &p.images {
+                Some((crop, frame)) => {
+                    Some(write_evidence(&self.setup.out_dir, &event_id, crop, frame)?)
+                }
+                None => None,
+            };
+            let models = self.models.clone();
+            if let Some(event) = build_face_event(&p.sighting, &p.decision, &models, evidence) {
+                self.write(event)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A breach held back until no other track of the same subject on the same camera can join it:
+/// one person's passage raises one event, however often the track broke (turning away, a cut).
+struct PendingBreach {
+    subject_id: String,
+    similarity: f32,
+    sighting: FaceSighting,
+    decision: FaceDecision,
+    images: Option<(image::RgbImage, image::RgbImage)>,
+}
+
+impl PendingBreach {
+    /// Joins another breach of the same subject: the span covers both, the faces are those of
+    /// both, and the decision and evidence are those of the better match.
+    fn merge(&mut self, other: PendingBreach, start: WallTime) {
+        let first = self.sighting.first_seen.min(other.sighting.first_seen);
+        let last = self.sighting.last_seen.max(other.sighting.last_seen);
+        let mut faces = std::mem::take(&mut self.sighting.faces);
+        faces.extend(other.sighting.faces.iter().cloned());
+        faces.sort_by_key(|f| f.media_time);
+        if other.similarity > self.similarity {
+            let track_id = self.sighting.track_id.min(other.sighting.track_id);
+            *self = other;
+            self.sighting.track_id = track_id;
+        }
+        self.sighting.first_seen = first;
+        self.sighting.last_seen = last;
+        self.sighting.wall_time = first.to_wall(start);
+        self.sighting.faces = faces;
     }
 }
 

@@ -15,6 +15,13 @@
 //! fuzzy_max_cost = 0.75          # benefit of the doubt: max edit cost of a clearing match
 //! min_confidence = 0.5           # sightings below this raise nothing (counted as unreadable)
 //!
+//! [faces]                        # optional; defaults shown
+//! far = 1e-4                     # false-accept rate; the threshold is the embedder's measured one
+//! # threshold = 0.43             # or a cosine threshold set by hand (then far = null unless given)
+//! min_quality = 0.3              # faces below this quality are not matched
+//! max_faces = 5                  # the best faces of a track that are matched
+//! merge_window_s = 30            # breaches of one subject on one camera this close are one event
+//!
 //! [[cameras]]
 //! id = "gate-north"
 //! source = "rtsp://10.0.0.5/stream1"   # optional (replay gives files); file://, rtsp://, or a
@@ -128,6 +135,7 @@ struct RawSite {
     name: Option<String>,
     utc_offset: Option<String>,
     plates: Option<RawPlates>,
+    faces: Option<RawFaces>,
     #[serde(default)]
     cameras: Vec<RawCamera>,
     #[serde(default)]
@@ -140,6 +148,16 @@ struct RawPlates {
     regions: Option<Vec<String>>,
     fuzzy_max_cost: Option<f32>,
     min_confidence: Option<f32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFaces {
+    far: Option<f64>,
+    threshold: Option<f32>,
+    min_quality: Option<f32>,
+    max_faces: Option<usize>,
+    merge_window_s: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,6 +255,47 @@ impl Default for PlateSettings {
             regions: DEFAULT_REGIONS.iter().map(|r| r.to_string()).collect(),
             fuzzy_max_cost: DEFAULT_FUZZY_MAX_COST,
             min_confidence: DEFAULT_MIN_CONFIDENCE,
+        }
+    }
+}
+
+/// Default of `faces.far`.
+pub const DEFAULT_FACE_FAR: f64 = 1e-4;
+/// Default of `faces.min_quality`.
+pub const DEFAULT_FACE_MIN_QUALITY: f32 = 0.3;
+/// Default of `faces.max_faces`.
+pub const DEFAULT_FACE_MAX_FACES: usize = 5;
+/// Default of `faces.merge_window_s`.
+pub const DEFAULT_FACE_MERGE_WINDOW_S: f64 = 30.0;
+
+/// Face matching settings (`[faces]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaceSettings {
+    /// The false-accept rate to run at; the cosine threshold is the embedder's measured one at
+    /// this rate (its manifest's calibration). Default [`DEFAULT_FACE_FAR`]. With `threshold`
+    /// also set, the rate that threshold is said to stand for.
+    pub far: Option<f64>,
+    /// A cosine threshold set by hand (−1 to 1); default none (from `far`).
+    pub threshold: Option<f32>,
+    /// Only faces at or above this quality (0..1) are matched. Default
+    /// [`DEFAULT_FACE_MIN_QUALITY`].
+    pub min_quality: f32,
+    /// The best faces of a track that are matched. Default [`DEFAULT_FACE_MAX_FACES`].
+    pub max_faces: usize,
+    /// Breaches of one subject on one camera less than this many seconds apart are one
+    /// sighting and raise one event (a person turning away or a camera cut splits tracks).
+    /// Default [`DEFAULT_FACE_MERGE_WINDOW_S`]; 0 turns merging off.
+    pub merge_window_s: f64,
+}
+
+impl Default for FaceSettings {
+    fn default() -> Self {
+        FaceSettings {
+            far: Some(DEFAULT_FACE_FAR),
+            threshold: None,
+            min_quality: DEFAULT_FACE_MIN_QUALITY,
+            max_faces: DEFAULT_FACE_MAX_FACES,
+            merge_window_s: DEFAULT_FACE_MERGE_WINDOW_S,
         }
     }
 }
@@ -344,6 +403,8 @@ pub struct Site {
     pub utc_offset: FixedOffset,
     /// Plate reading and matching settings.
     pub plates: PlateSettings,
+    /// Face matching settings.
+    pub faces: FaceSettings,
     /// The cameras, in file order, ids unique.
     pub cameras: Vec<Camera>,
     /// The zones, in file order, ids unique.
@@ -419,6 +480,7 @@ impl Validator {
         }
         .unwrap_or_else(utc);
         let plates = self.plates(raw.plates);
+        let faces = self.faces(raw.faces);
 
         let mut zones = Vec::with_capacity(raw.zones.len());
         let mut zone_ids = HashSet::new();
@@ -510,6 +572,7 @@ impl Validator {
             name: raw.name,
             utc_offset,
             plates,
+            faces,
             cameras,
             zones,
         }
@@ -555,6 +618,61 @@ impl Validator {
                     "plates.min_confidence",
                     format!("{c} is out of range: must be 0 to 1"),
                 );
+            }
+        }
+        out
+    }
+
+    fn faces(&mut self, raw: Option<RawFaces>) -> FaceSettings {
+        let mut out = FaceSettings::default();
+        let Some(raw) = raw else { return out };
+        if let Some(far) = raw.far {
+            if far > 0.0 && far < 1.0 {
+                out.far = Some(far);
+            } else {
+                self.problem(
+                    "faces.far",
+                    format!("{far} is out of range: a rate above 0 and below 1"),
+                );
+            }
+        } else if raw.threshold.is_some() {
+            out.far = None; // a hand-set threshold stands for no measured rate
+        }
+        if let Some(t) = raw.threshold {
+            if t.is_finite() && (-1.0..=1.0).contains(&t) {
+                out.threshold = Some(t);
+            } else {
+                self.problem(
+                    "faces.threshold",
+                    format!("{t} is out of range: a cosine from -1 to 1"),
+                );
+            }
+        }
+        if let Some(q) = raw.min_quality {
+            if (0.0..=1.0).contains(&q) {
+                out.min_quality = q;
+            } else {
+                self.problem(
+                    "faces.min_quality",
+                    format!("{q} is out of range: must be 0 to 1"),
+                );
+            }
+        }
+        if let Some(w) = raw.merge_window_s {
+            if w.is_finite() && (0.0..=86_400.0).contains(&w) {
+                out.merge_window_s = w;
+            } else {
+                self.problem(
+                    "faces.merge_window_s",
+                    format!("{w} is out of range: 0 to 86400 seconds"),
+                );
+            }
+        }
+        if let Some(k) = raw.max_faces {
+            if k >= 1 {
+                out.max_faces = k;
+            } else {
+                self.problem("faces.max_faces", "must be at least 1");
             }
         }
         out

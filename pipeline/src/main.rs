@@ -719,41 +719,37 @@ struct EnrollArgs {
 /// a huge image) is refused before any pixel is allocated.
 const MAX_PHOTO_SIDE: u32 = 12_000;
 
+/// Loads a reference photo; the error starts with its reason (`not_an_image`, `too_large`).
 fn load_photo(path: &std::path::Path) -> Result<image::RgbImage, String> {
-    let mut reader = image::ImageReader::open(path)
-        .map_err(|e| format!("cannot open: {e}"))?
-        .with_guessed_format()
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if reader.format().is_none() {
-        return Err("not an image (unknown format)".into());
-    }
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_PHOTO_SIDE);
-    limits.max_image_height = Some(MAX_PHOTO_SIDE);
-    limits.max_alloc = Some(512 * 1024 * 1024);
-    reader.limits(limits);
-    match reader.into_dimensions() {
-        Ok((w, h)) if w > MAX_PHOTO_SIDE || h > MAX_PHOTO_SIDE => {
-            return Err(format!(
-                "image of {w}×{h} pixels is too large (at most {MAX_PHOTO_SIDE} per side)"
-            ))
+    let open = || -> Result<image::ImageReader<std::io::BufReader<std::fs::File>>, String> {
+        let reader = image::ImageReader::open(path)
+            .map_err(|e| format!("not_an_image: cannot open: {e}"))?
+            .with_guessed_format()
+            .map_err(|e| format!("not_an_image: cannot read: {e}"))?;
+        if reader.format().is_none() {
+            return Err("not_an_image: unknown format".into());
         }
-        Ok(_) => {}
-        Err(e) => return Err(format!("not a readable image: {e}")),
+        Ok(reader)
+    };
+    // The header first: its declared size is checked before a pixel is allocated.
+    let (w, h) = open()?
+        .into_dimensions()
+        .map_err(|e| format!("not_an_image: {e}"))?;
+    if w > MAX_PHOTO_SIDE || h > MAX_PHOTO_SIDE {
+        return Err(format!(
+            "too_large: image of {w}×{h} pixels (at most {MAX_PHOTO_SIDE} per side)"
+        ));
     }
-    let mut reader = image::ImageReader::open(path)
-        .map_err(|e| format!("cannot open: {e}"))?
-        .with_guessed_format()
-        .map_err(|e| format!("cannot read: {e}"))?;
+    let mut reader = open()?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_PHOTO_SIDE);
     limits.max_image_height = Some(MAX_PHOTO_SIDE);
-    limits.max_alloc = Some(512 * 1024 * 1024);
+    limits.max_alloc = Some(1024 * 1024 * 1024);
     reader.limits(limits);
     reader
         .decode()
         .map(|i| i.to_rgb8())
-        .map_err(|e| format!("not a readable image: {e}"))
+        .map_err(|e| format!("not_an_image: {e}"))
 }
 
 fn enroll(a: EnrollArgs) -> Result<()> {
@@ -804,7 +800,7 @@ fn enroll(a: EnrollArgs) -> Result<()> {
         let image = match load_photo(photo) {
             Ok(i) => i,
             Err(why) => {
-                refused.push(format!("{}: not_an_image: {why}", photo.display()));
+                refused.push(format!("{}: {why}", photo.display()));
                 continue;
             }
         };

@@ -1,53 +1,15 @@
-//! End-to-end tests of the `passwatch` binary and the plate path on the real fixtures
-//! (`PASSWATCH_FIXTURES`, default `../shared/fixtures`) with the real model pack (fetched by
-//! `scripts/setup`). Accuracy figures are printed, and a test fails when one drops clearly below
-//! the reference of MODELS.md.
+//! The plate path: OCR and detection accuracy, one sighting per plate, the demo's violations,
+//! deterministic replays, and every bad input.
 
-use passwatch_models::{ModelCache, SessionOptions};
+use crate::{events_of, fixtures, passwatch, reader, repo, text};
+use passwatch_models::ModelCache;
 use passwatch_pipeline::eval;
 use passwatch_pipeline::track::TrackerConfig;
 use passwatch_plate_reader::detect::DetectorKind;
-use passwatch_plate_reader::reader::{load_reader, PlateReader, ReaderConfig};
+use passwatch_plate_reader::reader::ReaderConfig;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-
-fn fixtures() -> PathBuf {
-    match std::env::var_os("PASSWATCH_FIXTURES").filter(|v| !v.is_empty()) {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
-    }
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn reader(detector: DetectorKind, min_len: usize) -> PlateReader {
-    let config = ReaderConfig {
-        min_len,
-        ..ReaderConfig::default()
-    };
-    let options = SessionOptions {
-        intra_threads: 2,
-        ..SessionOptions::default()
-    };
-    load_reader(detector, &ModelCache::from_env(), &options, config).expect("plate models load")
-}
-
-fn passwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_passwatch"))
-        .args(args)
-        .output()
-        .expect("passwatch runs")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 // ---- accuracy -----------------------------------------------------------------------------
 
@@ -173,14 +135,6 @@ fn demo() -> &'static Demo {
             summary,
         }
     })
-}
-
-fn events_of(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]

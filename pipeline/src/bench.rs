@@ -5,12 +5,14 @@
 //! beat), then the whole plate path at the given analysis rate (decode, convert, detect, refine,
 //! OCR, track, consensus), with the time per stage per analysed frame.
 
+use crate::cli::ModelArgs;
 use crate::ingest::{FrameSelection, Ingest, IngestMessage};
 use crate::track::{Tracker, TrackerConfig};
 use anyhow::Result;
 use passwatch_plate_reader::reader::PlateReader;
 use serde::Serialize;
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -149,4 +151,40 @@ impl BenchReport {
             self.threads
         )
     }
+}
+
+/// `passwatch bench` options.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// The video file.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Frames per second of media time to analyse.
+    #[arg(long, default_value_t = crate::replay::DEFAULT_PLATE_ANALYSE_FPS)]
+    pub analyse_fps: f64,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Model and inference settings.
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+/// Runs `passwatch bench`.
+pub fn run(args: BenchArgs) -> Result<()> {
+    let mut reader = args
+        .models
+        .reader(passwatch_plate_reader::reader::ReaderConfig::default().min_len)?;
+    let report = bench_file(
+        &args.input,
+        args.analyse_fps,
+        &mut reader,
+        args.models.threads,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
 }

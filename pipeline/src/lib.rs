@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod cli;
 pub mod eval;
 pub mod events;
 pub mod evidence;

@@ -2,17 +2,18 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use passwatch_models::{ExecutionProvider, ModelCache, ModelManifest, Role, SessionOptions};
+use passwatch_models::{ModelCache, SessionOptions};
+use passwatch_pipeline::cli::{
+    default_registry, default_threads, face_threshold, load_face_matcher, ModelArgs,
+};
 use passwatch_pipeline::eval;
 use passwatch_pipeline::registry::WatchlistSnapshot;
 use passwatch_pipeline::registry::{import::read_passes_file, PassSnapshot, Registry};
 use passwatch_pipeline::replay::{self, FaceSetup, ReplayModels, ReplaySetup};
-use passwatch_pipeline::rules::FaceThreshold;
 use passwatch_pipeline::site::Analysis;
 use passwatch_pipeline::site::Site;
 use passwatch_pipeline::track::TrackerConfig;
-use passwatch_plate_reader::detect::DetectorKind;
-use passwatch_plate_reader::reader::{load_reader, PlateReader, ReaderConfig};
+use passwatch_plate_reader::reader::ReaderConfig;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,7 +33,7 @@ enum Command {
     /// Replay recorded footage through the plate path and report violations.
     Replay(ReplayArgs),
     /// Throughput on a file: decode-only ceiling and the plate pipeline, side by side.
-    Bench(BenchArgs),
+    Bench(passwatch_pipeline::bench::BenchArgs),
     /// The pass registry.
     Registry {
         #[command(subcommand)]
@@ -78,21 +79,6 @@ struct ReplayArgs {
     #[arg(long)]
     quiet: bool,
     /// Print the summary as one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    models: ModelArgs,
-}
-
-#[derive(Args)]
-struct BenchArgs {
-    /// The video file.
-    #[arg(long)]
-    input: PathBuf,
-    /// Frames per second of media time to analyse.
-    #[arg(long, default_value_t = replay::DEFAULT_PLATE_ANALYSE_FPS)]
-    analyse_fps: f64,
-    /// Print one JSON object.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -175,17 +161,6 @@ enum RegistryWhat {
     },
 }
 
-fn default_registry() -> PathBuf {
-    let base = std::env::var_os("PASSWATCH_DATA")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
-            PathBuf::from(home).join(".local/share/passwatch")
-        });
-    base.join("registry.db")
-}
-
 #[derive(Subcommand)]
 enum EvalWhat {
     /// Plate reading: `--crops DIR` (OCR on plate crops) or `--photos DIR` (end to end).
@@ -234,60 +209,6 @@ struct EvalPlates {
     models: ModelArgs,
 }
 
-/// Model and inference settings shared by the commands that read plates.
-#[derive(Args, Clone)]
-struct ModelArgs {
-    /// Plate detector: text-lines (PP-OCRv4 DBNet) or platedet (YOLOv8).
-    #[arg(long, default_value = "platedet")]
-    detector: DetectorKind,
-    /// Do not read the text lines inside plate boxes (read whole boxes only).
-    #[arg(long)]
-    no_refine: bool,
-    /// Plate regions to read with (comma-separated format ids). Default: the site's
-    /// `plates.regions` for replay, us,eu,br otherwise.
-    #[arg(long, value_delimiter = ',')]
-    regions: Option<Vec<String>>,
-    /// Threads per inference session.
-    #[arg(long, default_value_t = default_threads())]
-    threads: usize,
-    /// Execution provider: cpu, cuda, tensorrt (GPU ones fall back to the CPU with a warning).
-    #[arg(long, default_value = "cpu")]
-    provider: ExecutionProvider,
-}
-
-fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-impl ModelArgs {
-    fn session_options(&self) -> SessionOptions {
-        SessionOptions {
-            intra_threads: self.threads.max(1),
-            provider: self.provider,
-            ..SessionOptions::default()
-        }
-    }
-
-    fn reader(&self, min_len: usize) -> Result<PlateReader> {
-        let config = ReaderConfig {
-            regions: self
-                .regions
-                .clone()
-                .unwrap_or_else(|| ReaderConfig::default().regions),
-            refine_lines: !self.no_refine,
-            min_len,
-            ..ReaderConfig::default()
-        };
-        load_reader(
-            self.detector,
-            &ModelCache::from_env(),
-            &self.session_options(),
-            config,
-        )
-        .context("cannot load the plate models")
-    }
-}
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -311,18 +232,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Replay(args) => run_replay(args),
         Command::Registry { what } => run_registry(what),
         Command::Bench(args) => {
-            let mut reader = args.models.reader(ReaderConfig::default().min_len)?;
-            let report = passwatch_pipeline::bench::bench_file(
-                &args.input,
-                args.analyse_fps,
-                &mut reader,
-                args.models.threads,
-            )?;
-            if args.json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                print!("{}", report.table());
-            }
+            passwatch_pipeline::bench::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval {
@@ -662,45 +572,6 @@ fn run_registry(what: RegistryWhat) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn load_face_matcher(options: &SessionOptions) -> Result<passwatch_face_matcher::FaceMatcher> {
-    passwatch_face_matcher::FaceMatcher::load(&ModelCache::from_env(), options, Default::default())
-        .context("cannot load the face models")
-}
-
-/// The face threshold of a site: a cosine set by hand, or the embedder's measured threshold at
-/// the site's false-accept rate.
-fn face_threshold(site: &Site) -> Result<FaceThreshold> {
-    let settings = &site.faces;
-    if let Some(cosine) = settings.threshold {
-        return Ok(FaceThreshold {
-            cosine,
-            far: settings.far,
-        });
-    }
-    let far = settings
-        .far
-        .unwrap_or(passwatch_pipeline::site::DEFAULT_FACE_FAR);
-    let embedder = ModelManifest::builtin_for(Role::FaceEmbedder)?;
-    let calibration = embedder.calibration.as_ref().with_context(|| {
-        format!(
-            "model {} has no measured thresholds: set faces.threshold in the site config",
-            embedder.id
-        )
-    })?;
-    let cosine = calibration.threshold_at(far).with_context(|| {
-        let (lo, hi) = calibration.range().unwrap_or((f64::NAN, f64::NAN));
-        format!(
-            "faces.far = {far}: model {} has measured thresholds only for rates {lo:e} to {hi:e}; \
-             choose a rate there or set faces.threshold",
-            embedder.id
-        )
-    })?;
-    Ok(FaceThreshold {
-        cosine,
-        far: Some(far),
-    })
 }
 
 struct EnrollArgs {

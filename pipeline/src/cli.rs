@@ -1,0 +1,118 @@
+//! Command-line option groups and helpers shared by the `passwatch` commands (the binary in
+//! `main.rs` and the command modules such as [`crate::bench`]).
+
+use crate::rules::FaceThreshold;
+use crate::site::Site;
+use anyhow::{Context, Result};
+use clap::Args;
+use passwatch_models::{ExecutionProvider, ModelCache, ModelManifest, Role, SessionOptions};
+use passwatch_plate_reader::detect::DetectorKind;
+use passwatch_plate_reader::reader::{load_reader, PlateReader, ReaderConfig};
+use std::path::PathBuf;
+
+/// Model and inference settings shared by the commands that read plates.
+#[derive(Args, Clone)]
+pub struct ModelArgs {
+    /// Plate detector: text-lines (PP-OCRv4 DBNet) or platedet (YOLOv8).
+    #[arg(long, default_value = "platedet")]
+    pub detector: DetectorKind,
+    /// Do not read the text lines inside plate boxes (read whole boxes only).
+    #[arg(long)]
+    pub no_refine: bool,
+    /// Plate regions to read with (comma-separated format ids). Default: the site's
+    /// `plates.regions` for replay, us,eu,br otherwise.
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+    /// Threads per inference session.
+    #[arg(long, default_value_t = default_threads())]
+    pub threads: usize,
+    /// Execution provider: cpu, cuda, tensorrt (GPU ones fall back to the CPU with a warning).
+    #[arg(long, default_value = "cpu")]
+    pub provider: ExecutionProvider,
+}
+
+/// All cores.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl ModelArgs {
+    /// The session options these settings ask for.
+    pub fn session_options(&self) -> SessionOptions {
+        SessionOptions {
+            intra_threads: self.threads.max(1),
+            provider: self.provider,
+            ..SessionOptions::default()
+        }
+    }
+
+    /// The plate reader these settings ask for (`min_len`: shortest plausible plate).
+    pub fn reader(&self, min_len: usize) -> Result<PlateReader> {
+        let config = ReaderConfig {
+            regions: self
+                .regions
+                .clone()
+                .unwrap_or_else(|| ReaderConfig::default().regions),
+            refine_lines: !self.no_refine,
+            min_len,
+            ..ReaderConfig::default()
+        };
+        load_reader(
+            self.detector,
+            &ModelCache::from_env(),
+            &self.session_options(),
+            config,
+        )
+        .context("cannot load the plate models")
+    }
+}
+
+/// `$PASSWATCH_DATA/registry.db`, default `~/.local/share/passwatch/registry.db`.
+pub fn default_registry() -> PathBuf {
+    let base = std::env::var_os("PASSWATCH_DATA")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+            PathBuf::from(home).join(".local/share/passwatch")
+        });
+    base.join("registry.db")
+}
+
+/// Loads the face models of the default pack.
+pub fn load_face_matcher(options: &SessionOptions) -> Result<passwatch_face_matcher::FaceMatcher> {
+    passwatch_face_matcher::FaceMatcher::load(&ModelCache::from_env(), options, Default::default())
+        .context("cannot load the face models")
+}
+
+/// The face threshold of a site: a cosine set by hand, or the embedder's measured threshold at
+/// the site's false-accept rate.
+pub fn face_threshold(site: &Site) -> Result<FaceThreshold> {
+    let settings = &site.faces;
+    if let Some(cosine) = settings.threshold {
+        return Ok(FaceThreshold {
+            cosine,
+            far: settings.far,
+        });
+    }
+    let far = settings.far.unwrap_or(crate::site::DEFAULT_FACE_FAR);
+    let embedder = ModelManifest::builtin_for(Role::FaceEmbedder)?;
+    let calibration = embedder.calibration.as_ref().with_context(|| {
+        format!(
+            "model {} has no measured thresholds: set faces.threshold in the site config",
+            embedder.id
+        )
+    })?;
+    let cosine = calibration.threshold_at(far).with_context(|| {
+        let (lo, hi) = calibration.range().unwrap_or((f64::NAN, f64::NAN));
+        format!(
+            "faces.far = {far}: model {} has measured thresholds only for rates {lo:e} to {hi:e}; \
+             choose a rate there or set faces.threshold",
+            embedder.id
+        )
+    })?;
+    Ok(FaceThreshold {
+        cosine,
+        far: Some(far),
+    })
+}

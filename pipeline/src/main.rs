@@ -30,16 +30,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Replay recorded footage through the plate path and report violations.
+    /// Replay recorded footage through the camera's analyses (plates, faces) and report violations.
     Replay(ReplayArgs),
     /// Throughput on a file: decode-only ceiling and the plate pipeline, side by side.
     Bench(passwatch_pipeline::bench::BenchArgs),
-    /// The pass registry.
+    /// The registry: passes and the watchlist.
     Registry {
         #[command(subcommand)]
         what: RegistryWhat,
     },
-    /// Measure plate OCR and detection on labelled folders.
+    /// Measure plate reading and face verification on labelled data.
     Eval {
         #[command(subcommand)]
         what: EvalWhat,

@@ -11,7 +11,7 @@ use passwatch_plate_reader::reader::{load_reader, PlateReader, ReaderConfig};
 use std::path::PathBuf;
 
 /// Model and inference settings shared by the commands that read plates.
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Debug)]
 pub struct ModelArgs {
     /// Plate detector: text-lines (PP-OCRv4 DBNet) or platedet (YOLOv8).
     #[arg(long, default_value = "platedet")]

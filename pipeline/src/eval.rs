@@ -429,6 +429,14 @@ pub fn eval_video(
             IngestMessage::Frame(frame) => {
                 analysed += 1;
                 let obs = reader.read_frame(&frame.image)?;
+                tracing::debug!(
+                    frame = frame.index,
+                    reads = ?obs
+                        .iter()
+                        .map(|o| (o.text.as_str(), o.plate_score, o.bbox_in_frame.x as i32, o.bbox_in_frame.y as i32))
+                        .collect::<Vec<_>>(),
+                    "analysed frame"
+                );
                 if let Some((seg, truth_box)) = by_frame.get(&frame.index) {
                     let seg = &segments[*seg];
                     frames_with_plate += 1;

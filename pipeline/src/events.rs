@@ -5,8 +5,9 @@
 //! float is rounded to 3 decimals, so the same sighting decided the same way gives the same
 //! bytes: two replays of a file give identical event files.
 //!
-//! The [`event_id`] is derived from the camera, the source, the track's first media time and the
-//! rule, so a replay or a redelivery of a sighting makes the same id. Both sinks de-duplicate
+//! The [`event_id`] is derived from the camera, the source, the track's first media time, the
+//! subject (plate or watchlist subject) and the rule, so a replay or a redelivery of a sighting
+//! makes the same id, and two tracks first seen in one frame make two. Both sinks de-duplicate
 //! by it, which turns at-least-once delivery upstream into exactly-once in the file:
 //!
 //! - [`JsonlSink`] appends to `events.jsonl`, and reads the ids already in the file when it
@@ -34,7 +35,7 @@
 //!
 //! ```json
 //!  "subject":{"type":"face","subject_id":"S-17","similarity":0.58,"threshold":0.43,"far":0.0001,
-//!             "faces_used":3,"media_times":[4.0,4.5,5.0]},
+//!             "faces_used":3,"comparisons":36,"media_times":[4.0,4.5,5.0]},
 //!  "decision":{"rule":"stay_home_breach","reason":"outside_home_zone","matched_pass":null,
 //!              "edit_cost":null,"registry_version":7,"explanation":"face matches subject S-17 …",
 //!              "matched_order":{"order_from":"…","order_until":"…","home_zone":"north",
@@ -260,6 +261,9 @@ pub struct FaceSubject {
     pub far: Option<f64>,
     /// How many faces of the track were matched.
     pub faces_used: usize,
+    /// Face-to-reference comparisons behind the decision; `far` is per comparison, so the
+    /// chance of a false match for this passer-by is up to `far × comparisons`.
+    pub comparisons: u64,
     /// Their media times (seconds, 3 decimals), in frame order.
     #[serde(with = "media_secs_list")]
     pub media_times: Vec<MediaTime>,
@@ -533,6 +537,7 @@ pub fn build_face_event(
             threshold: round3(f64::from(decision.threshold.cosine)),
             far: decision.threshold.far.filter(|f| f.is_finite()),
             faces_used: sighting.faces.len(),
+            comparisons: decision.comparisons,
             media_times: sighting
                 .faces
                 .iter()
@@ -1364,11 +1369,11 @@ mod tests {
                  \"source\":\"/clips/north.mp4\",\"time\":\"2026-04-10T12:00:04.000Z\",\
                  \"media_time\":{{\"first\":4.0,\"last\":6.5}},\
                  \"subject\":{{\"type\":\"face\",\"subject_id\":\"S-17\",\"similarity\":0.583,\
-                 \"threshold\":0.43,\"far\":0.0001,\"faces_used\":3,\"media_times\":[4.0,4.5,5.25]}},\
+                 \"threshold\":0.43,\"far\":0.0001,\"faces_used\":3,\"comparisons\":3,\"media_times\":[4.0,4.5,5.25]}},\
                  \"decision\":{{\"rule\":\"stay_home_breach\",\"reason\":\"outside_home_zone\",\
                  \"matched_pass\":null,\"edit_cost\":null,\"registry_version\":7,\
                  \"explanation\":\"face matches subject S-17 (similarity 0.583 > threshold 0.430, \
-                 FAR 1e-4, best of 3 faces) on camera gate-north in zone centre, outside home zone \
+                 FAR 1e-4 per comparison, best of 3 faces over 3 comparisons) on camera gate-north in zone centre, outside home zone \
                  north, while the order is in force (2026-04-01T00:00:00Z until \
                  2026-05-01T00:00:00Z)\",\"matched_order\":{{\"order_from\":\"2026-04-01T00:00:00Z\",\
                  \"order_until\":\"2026-05-01T00:00:00Z\",\"home_zone\":\"north\",\

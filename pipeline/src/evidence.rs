@@ -39,7 +39,7 @@ pub struct EvidenceFile {
 /// The evidence of one event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
-    /// The plate crop of the best read.
+    /// The crop of the event's subject: the plate of the best read, or the matched face.
     pub crop: EvidenceFile,
     /// The whole frame of the best read.
     pub frame: EvidenceFile,

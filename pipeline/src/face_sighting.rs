@@ -61,7 +61,7 @@ pub struct FaceSighting {
     /// The best match over `faces` (the top subject of the watchlist search), if the watchlist
     /// is not empty; whether it is good enough is the rule's decision.
     pub best_match: Option<FaceMatch>,
-    /// Evidence images: the crop of the best-matching face and its whole frame, every other face
-    /// in it already blurred (BRIEF, privacy).
+    /// Evidence images, for callers that carry them with the sighting; replay keeps them beside
+    /// the sighting (in its held breach) and leaves this `None`.
     pub images: Option<SightingImages>,
 }

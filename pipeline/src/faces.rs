@@ -22,10 +22,11 @@ pub struct FaceTrackerConfig {
     pub min_link_similarity: f32,
     /// A track not seen for this long ends. Default 1.0 s.
     pub max_gap: MediaTime,
-    /// Faces kept per track for matching, best quality first. Default 3.
+    /// Faces kept per track for matching, best quality first. Default 5 (the site's
+    /// `faces.max_faces` overrides it in replay).
     pub best_k: usize,
-    /// Faces below this quality are not used for matching (they still extend the track).
-    /// Default 0.05.
+    /// Faces below this quality are not kept (they still extend the track); the site's
+    /// `faces.min_quality` is applied again when matching. Default 0.05.
     pub min_quality: f32,
 }
 
@@ -35,7 +36,7 @@ impl Default for FaceTrackerConfig {
             min_iou: 0.2,
             min_link_similarity: 0.1,
             max_gap: MediaTime::from_secs_f64(1.0),
-            best_k: 3,
+            best_k: 5,
             min_quality: 0.05,
         }
     }
@@ -58,8 +59,6 @@ pub struct TrackFace {
     pub frame: Option<std::sync::Arc<RgbImage>>,
     /// Every face box of that frame (to blur all but this one in evidence).
     pub faces_in_frame: Vec<FaceBox>,
-    /// The aligned 112×112 crop.
-    pub crop: RgbImage,
 }
 
 /// A person followed across frames.
@@ -198,7 +197,6 @@ impl FaceTracker {
                 index_in_frame: fi,
                 frame: None,
                 faces_in_frame: boxes.clone(),
-                crop: f.aligned.image().clone(),
             };
             insert_best(&mut t.best, candidate, self.config.best_k);
             // Only the best face keeps its frame, for evidence.

@@ -100,12 +100,13 @@ enum RegistryWhat {
     },
     /// Enrol a subject of a stay-home order from reference photos: every photo must hold exactly
     /// one good face, or nothing is stored. Photos are not kept unless --keep-photos is given.
+    /// Without photos, changes an enrolled subject's order, home zone or status.
     Enroll {
         /// The subject's opaque id.
         #[arg(long)]
         subject: String,
-        /// Reference photos (one face each).
-        #[arg(long = "photo", required = true, num_args = 1..)]
+        /// Reference photos (one face each); at least one for a new subject.
+        #[arg(long = "photo", num_args = 1..)]
         photos: Vec<PathBuf>,
         /// Start of the order (RFC 3339); required for a new subject.
         #[arg(long)]
@@ -387,7 +388,12 @@ fn run_replay(args: ReplayArgs) -> Result<ExitCode> {
         }
         (None, _) => None,
     };
-    let threshold = face_threshold(&site)?;
+    // Only a face camera needs the threshold: a bad [faces] section does not stop plates.
+    let threshold = if run_faces {
+        Some(face_threshold(&site)?)
+    } else {
+        None
+    };
     let mut replay_models = ReplayModels {
         plates: if run_plates {
             Some(models.reader(ReaderConfig::default().min_len)?)
@@ -409,10 +415,13 @@ fn run_replay(args: ReplayArgs) -> Result<ExitCode> {
         recorded_at,
         passes: &passes,
         tracker: TrackerConfig::default(),
-        faces: watchlist.as_ref().map(|w| FaceSetup {
-            watchlist: w,
-            threshold,
-        }),
+        faces: watchlist
+            .as_ref()
+            .zip(threshold)
+            .map(|(w, threshold)| FaceSetup {
+                watchlist: w,
+                threshold,
+            }),
         face_tracker: Default::default(),
         out_dir: args.out.clone(),
         progress: !args.quiet && !args.json,
@@ -646,6 +655,11 @@ fn enroll(a: EnrollArgs) -> Result<()> {
         .home_zone
         .or_else(|| existing.as_ref().map(|s| s.home_zone.clone()))
         .context("--home-zone is needed for a new subject")?;
+    anyhow::ensure!(
+        existing.is_some() || !a.photos.is_empty(),
+        "subject {}: a new subject needs at least one --photo",
+        a.subject
+    );
     let spec = SubjectSpec::parse(
         &a.subject,
         &order_from,
@@ -709,10 +723,13 @@ fn enroll(a: EnrollArgs) -> Result<()> {
             &a.actor,
         )?,
     };
-    println!(
-        "enrolled subject {} with {n} reference face{} ({version})",
-        a.subject,
-        if n == 1 { "" } else { "s" }
-    );
+    match n {
+        0 => println!("updated subject {} ({version})", a.subject),
+        _ => println!(
+            "enrolled subject {} from {n} photo{} ({version}); identical faces are stored once",
+            a.subject,
+            if n == 1 { "" } else { "s" }
+        ),
+    }
     Ok(())
 }

@@ -6,8 +6,8 @@
 //! subject's face only. Blurring is a coarse pixelation (blocks of a fifth of the face height,
 //! at least 8 px) of the face box grown by a quarter on each side, followed by a box blur over
 //! the blocks' edges: what remains carries no identity a person or a face model could recover
-//! (the tests check that the face detector no longer finds the face and that the embedding of
-//! what is left no longer matches the original).
+//! (an end-to-end test checks that the face detector finds only the matched face in a written
+//! evidence frame, and that what it finds matches the subject and not the blurred neighbour).
 
 use image::RgbImage;
 

@@ -276,13 +276,13 @@ pub fn replay(
     let mut jsonl = JsonlSink::open(setup.out_dir.join("events.jsonl"))?;
     let journal = Journal::open(setup.out_dir.join("journal.db"))?;
     let model_ids = models.model_ids();
-    let regions: Vec<&str> = setup
-        .site
-        .plates
-        .regions
-        .iter()
-        .map(String::as_str)
-        .collect();
+    // The consensus votes with the formats the reader read with (the site's, unless the
+    // command line chose others).
+    let region_ids: Vec<String> = match &models.plates {
+        Some(r) => r.config().regions.clone(),
+        None => setup.site.plates.regions.clone(),
+    };
+    let regions: Vec<&str> = region_ids.iter().map(String::as_str).collect();
     let formats = PlateFormats::builtin();
     let analyse_fps = setup
         .analyse_fps
@@ -635,9 +635,10 @@ impl DecideCtx<'_, '_> {
             let frame = best.frame.as_ref()?;
             let b = &best.bbox_in_frame;
             let crop_box = passwatch_plate_reader::geometry::BBox::new(b.x, b.y, b.w, b.h);
-            let crop = passwatch_plate_reader::crop::crop_bbox(frame, &crop_box, 0.25);
             let mut shown = (**frame).clone();
             blur_faces(&mut shown, &best.faces_in_frame, Some(best.index_in_frame));
+            // Cut from the blurred frame: a neighbour inside the padding stays blurred.
+            let crop = passwatch_plate_reader::crop::crop_bbox(&shown, &crop_box, 0.25);
             Some((crop, shown))
         });
         let breach = PendingBreach {
@@ -648,8 +649,10 @@ impl DecideCtx<'_, '_> {
             images,
         };
         let window = MediaTime::from_secs_f64(settings.merge_window_s);
+        let merging = settings.merge_window_s > 0.0;
         let near = |p: &PendingBreach| {
-            p.subject_id == breach.subject_id
+            merging
+                && p.subject_id == breach.subject_id
                 && breach.sighting.first_seen.as_nanos()
                     <= p.sighting.last_seen.as_nanos() + window.as_nanos()
                 && p.sighting.first_seen.as_nanos()
@@ -826,33 +829,55 @@ pub fn summary_table(s: &ReplaySummary, out_dir: &Path) -> String {
         );
     }
     let o = &s.outcomes;
-    let _ = writeln!(
-        t,
-        "{} sightings: {} violations, {} valid, {} cleared by a near match, {} unreadable, {} outside restriction hours ({} short tracks ignored)",
-        o.sightings, o.violations, o.valid, o.cleared_by_fuzzy_match, o.unreadable, o.not_restricted, o.too_few_reads
-    );
     let n = s.frames_analysed.max(1) as f64;
     let st = &s.stages;
     let _ = writeln!(
         t,
-        "{:.1} s, {:.1} frames/s decoded, {:.2} analysed/s; per analysed frame: decode {:.1} ms, convert {:.1} ms, detect {:.1} ms, refine {:.1} ms, OCR {:.1} ms, match {:.2} ms",
+        "{:.1} s, {:.1} frames/s decoded, {:.2} analysed/s",
         s.elapsed_s,
         s.frames_decoded as f64 / s.elapsed_s.max(1e-9),
         s.frames_analysed as f64 / s.elapsed_s.max(1e-9),
-        st.decode * 1e3 / n,
-        st.convert * 1e3 / n,
-        st.detect * 1e3 / n,
-        st.refine * 1e3 / n,
-        st.ocr * 1e3 / n,
-        st.match_and_rules * 1e3 / n
     );
+    if o.tracks > 0 || st.detect > 0.0 {
+        let _ = writeln!(
+            t,
+            "plates: {} sightings: {} violations, {} valid, {} cleared by a near match, {} unreadable, {} outside restriction hours ({} short tracks ignored)",
+            o.sightings, o.violations, o.valid, o.cleared_by_fuzzy_match, o.unreadable, o.not_restricted, o.too_few_reads
+        );
+        let _ = writeln!(
+            t,
+            "  per analysed frame: decode {:.1} ms, convert {:.1} ms, detect {:.1} ms, refine {:.1} ms, OCR {:.1} ms, match {:.2} ms",
+            st.decode * 1e3 / n,
+            st.convert * 1e3 / n,
+            st.detect * 1e3 / n,
+            st.refine * 1e3 / n,
+            st.ocr * 1e3 / n,
+            st.match_and_rules * 1e3 / n
+        );
+    }
+    if o.face_tracks > 0 || st.face_detect > 0.0 {
+        let _ = writeln!(
+            t,
+            "faces: {} tracks: {} breaches (from {} tracks), {} matched nobody, {} too poor to match, {} order not in force, {} in the home zone",
+            o.face_tracks, o.face_breaches, o.face_tracks_breaching, o.face_no_match, o.faces_unusable, o.face_not_in_force, o.face_home_zone
+        );
+        let _ = writeln!(
+            t,
+            "  per analysed frame: detect {:.1} ms, align {:.1} ms, embed {:.1} ms ({} faces), match {:.2} ms",
+            st.face_detect * 1e3 / n,
+            st.face_align * 1e3 / n,
+            st.face_embed * 1e3 / n,
+            s.faces_embedded,
+            st.face_match * 1e3 / n
+        );
+    }
     if s.events.is_empty() {
-        let _ = writeln!(t, "no violations");
+        let _ = writeln!(t, "no events");
     } else {
         let _ = writeln!(
             t,
-            "\n{:<10} {:<17} {:<12} {:>5}  {:<24} explanation",
-            "plate", "reason", "at", "conf", "time"
+            "\n{:<18} {:<17} {:<12} {:>5}  {:<24} explanation",
+            "plate/subject", "reason", "at", "score", "time"
         );
         for e in &s.events {
             let (plate, conf) = match &e.subject {
@@ -861,7 +886,7 @@ pub fn summary_table(s: &ReplaySummary, out_dir: &Path) -> String {
             };
             let _ = writeln!(
                 t,
-                "{:<10} {:<17} {:<12} {:>5.2}  {:<24} {}",
+                "{:<18} {:<17} {:<12} {:>5.2}  {:<24} {}",
                 plate,
                 e.decision.reason,
                 e.media_time.first.to_string(),

@@ -514,6 +514,10 @@ pub struct FaceDecision {
     pub registry_version: u64,
     /// The threshold applied.
     pub threshold: FaceThreshold,
+    /// Face-to-reference comparisons behind the decision (faces of the track × reference
+    /// embeddings in the watchlist). The false-accept rate is per comparison: the chance that a
+    /// passer-by matches *someone* grows with this number, up to `far × comparisons`.
+    pub comparisons: u64,
     /// The matched subject as the watchlist holds it, for [`FaceOutcome::NotInForce`],
     /// [`FaceOutcome::HomeZone`] and [`FaceOutcome::Breach`].
     pub subject: Option<SubjectInfo>,
@@ -536,6 +540,7 @@ pub fn decide_face(
     threshold: FaceThreshold,
 ) -> FaceDecision {
     let at = sighting.wall_time;
+    let comparisons = (sighting.faces.len() * watchlist.index().references()) as u64;
     let decision =
         |outcome, zone: Option<&str>, subject: Option<&SubjectInfo>, explanation| FaceDecision {
             outcome,
@@ -543,6 +548,7 @@ pub fn decide_face(
             checked_at: at,
             registry_version: watchlist.version,
             threshold,
+            comparisons,
             subject: subject.cloned(),
             explanation,
         };
@@ -579,15 +585,19 @@ pub fn decide_face(
         ));
     }
     let Some(subject) = watchlist.subject(&best.subject_id) else {
+        // Names nobody: a non-match never says whom a passer-by resembled.
         return no_match(format!(
-            "matched subject {} is not in watchlist version {}",
-            best.subject_id, watchlist.version
+            "the best match is not a subject of watchlist version {} (index and subjects disagree)",
+            watchlist.version
         ));
     };
     let id = subject.subject_id.clone();
     let matched = format!(
-        "face matches subject {id} (similarity {similarity} > threshold {cosine}, {}, best of {})",
-        threshold.far_phrase(),
+        "face matches subject {id} (similarity {similarity} > threshold {cosine}, {}, best of {} over {comparisons} comparisons)",
+        match threshold.far {
+            Some(_) => format!("{} per comparison", threshold.far_phrase()),
+            None => threshold.far_phrase(),
+        },
         faces_phrase(sighting.faces.len())
     );
     let window = format!(
@@ -1185,8 +1195,8 @@ mod face_tests {
         assert_eq!(d.subject.as_ref().unwrap().home_zone, "north");
         assert_eq!(
             d.explanation,
-            "face matches subject S-17 (similarity 0.580 > threshold 0.430, FAR 1e-4, best of \
-             3 faces) on camera gate-north in zone centre, outside home zone north, while the \
+            "face matches subject S-17 (similarity 0.580 > threshold 0.430, FAR 1e-4 per comparison, best of \
+             3 faces over 6 comparisons) on camera gate-north in zone centre, outside home zone north, while the \
              order is in force (2026-04-01T00:00:00Z until 2026-05-01T00:00:00Z)"
         );
     }
@@ -1248,7 +1258,7 @@ mod face_tests {
         assert!(
             above
                 .explanation
-                .contains("(similarity 0.430200 > threshold 0.430000, FAR 1e-4, best of 1 face)"),
+                .contains("(similarity 0.430200 > threshold 0.430000, FAR 1e-4 per comparison, best of 1 face over 2 comparisons)"),
             "{}",
             above.explanation
         );
@@ -1268,7 +1278,7 @@ mod face_tests {
         assert!(d.is_breach());
         assert!(d
             .explanation
-            .contains("(similarity 0.580 > threshold 0.500, FAR not measured, best of 1 face)"));
+            .contains("(similarity 0.580 > threshold 0.500, FAR not measured, best of 1 face over 2 comparisons)"));
     }
 
     #[test]
@@ -1277,7 +1287,7 @@ mod face_tests {
         assert_eq!(d.outcome, FaceOutcome::NoMatch);
         assert_eq!(
             d.explanation,
-            "matched subject S-99 is not in watchlist version 7"
+            "the best match is not a subject of watchlist version 7 (index and subjects disagree)"
         );
     }
 
@@ -1315,8 +1325,9 @@ mod face_tests {
             matches!(d.outcome, FaceOutcome::NotInForce { ref subject_id, .. } if subject_id == "S-18")
         );
         assert!(
-            d.explanation
-                .ends_with("best of 2 faces), but the subject's order is inactive"),
+            d.explanation.ends_with(
+                "best of 2 faces over 4 comparisons), but the subject's order is inactive"
+            ),
             "{}",
             d.explanation
         );

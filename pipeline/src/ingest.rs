@@ -8,7 +8,7 @@
 //!
 //! Queue policy: for files, the frame queue between the decode thread and the analysis blocks
 //! when full (`replay` never drops a frame it was asked to analyse, and results are
-//! deterministic). Live sources (the `run` command, not built yet) will use a keep-newest
+//! deterministic). Live sources (`passwatch run`, [`crate::live::source`]) use a keep-newest
 //! policy instead, counting what they drop.
 //!
 //! Media time is the buffer's *running time* (its PTS mapped through the stream's segment), so
@@ -379,8 +379,7 @@ impl DecodeWorker {
         let mut converter: Option<(gst::Caps, Rgbizer)> = None;
         let mut index: u64 = 0;
         let mut last_time = MediaTime::ZERO;
-        // Next media time (ns) due for analysis, on a grid anchored at the first frame.
-        let mut next_due: Option<u64> = None;
+        let mut selector = FrameSelector::new(self.selection);
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 return Ok(());
@@ -398,38 +397,12 @@ impl DecodeWorker {
             };
             // Running time: the PTS through the segment, zero-based whatever the container's
             // first timestamp.
-            let pts = buffer
-                .pts()
-                .and_then(|p| {
-                    sample
-                        .segment()
-                        .and_then(|seg| seg.downcast_ref::<gst::ClockTime>())
-                        .and_then(|seg| seg.to_running_time(p))
-                        .or(Some(p))
-                })
-                .map(|t| t.nseconds())
-                .unwrap_or(last_time.as_nanos());
+            let pts = running_time_ns(&sample, buffer).unwrap_or(last_time.as_nanos());
             last_time = MediaTime::from_nanos(pts);
             let this = index;
             index += 1;
             self.counters.decoded.store(index, Ordering::Relaxed);
-            let wanted = match self.selection {
-                FrameSelection::All => true,
-                FrameSelection::None => false,
-                FrameSelection::Rate(fps) => {
-                    let interval = (1e9 / fps.max(1e-3)) as u64;
-                    let due = *next_due.get_or_insert(pts);
-                    // 1 ms of slack absorbs timestamp rounding in the container.
-                    if pts + 1_000_000 >= due {
-                        let periods = (pts + 1_000_000 - due) / interval + 1;
-                        next_due = Some(due + periods * interval);
-                        true
-                    } else {
-                        false
-                    }
-                }
-            };
-            if !wanted {
+            if !selector.wants(pts) {
                 continue;
             }
             let caps = sample.caps().ok_or_else(|| IngestError::Decode {
@@ -527,15 +500,68 @@ impl DecodeWorker {
     }
 }
 
+/// The frames due for analysis under a [`FrameSelection`]: with `Rate(fps)`, a grid of media
+/// time anchored at the first frame, so the choice depends only on timestamps. Shared by file
+/// ingest and live cameras (`live::source`).
+pub(crate) struct FrameSelector {
+    selection: FrameSelection,
+    /// Next media time (ns) due for analysis.
+    next_due: Option<u64>,
+}
+
+impl FrameSelector {
+    pub(crate) fn new(selection: FrameSelection) -> Self {
+        FrameSelector {
+            selection,
+            next_due: None,
+        }
+    }
+
+    /// Whether the frame at `pts` (ns) is due; moves the grid past it when it is.
+    pub(crate) fn wants(&mut self, pts: u64) -> bool {
+        match self.selection {
+            FrameSelection::All => true,
+            FrameSelection::None => false,
+            FrameSelection::Rate(fps) => {
+                let interval = (1e9 / fps.max(1e-3)) as u64;
+                let due = *self.next_due.get_or_insert(pts);
+                // 1 ms of slack absorbs timestamp rounding in the container.
+                if pts + 1_000_000 >= due {
+                    let periods = (pts + 1_000_000 - due) / interval + 1;
+                    self.next_due = Some(due + periods * interval);
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+}
+
+/// A buffer's running time in ns: its PTS through the sample's segment, zero-based whatever the
+/// container's first timestamp (the PTS itself without a time segment).
+pub(crate) fn running_time_ns(sample: &gst::Sample, buffer: &gst::BufferRef) -> Option<u64> {
+    buffer
+        .pts()
+        .and_then(|p| {
+            sample
+                .segment()
+                .and_then(|seg| seg.downcast_ref::<gst::ClockTime>())
+                .and_then(|seg| seg.to_running_time(p))
+                .or(Some(p))
+        })
+        .map(|t| t.nseconds())
+}
+
 /// I420 (any layout GStreamer describes) → packed RGB8, with GStreamer's converter.
-struct Rgbizer {
+pub(crate) struct Rgbizer {
     in_info: gst_video::VideoInfo,
     out_info: gst_video::VideoInfo,
     converter: gst_video::VideoConverter,
 }
 
 impl Rgbizer {
-    fn new(caps: &gst::CapsRef) -> Result<Self, String> {
+    pub(crate) fn new(caps: &gst::CapsRef) -> Result<Self, String> {
         let in_info = gst_video::VideoInfo::from_caps(caps).map_err(|e| e.to_string())?;
         let out_info = gst_video::VideoInfo::builder(
             gst_video::VideoFormat::Rgb,
@@ -558,7 +584,7 @@ impl Rgbizer {
         })
     }
 
-    fn convert(&mut self, buffer: &gst::BufferRef) -> Result<RgbImage, String> {
+    pub(crate) fn convert(&mut self, buffer: &gst::BufferRef) -> Result<RgbImage, String> {
         let src = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &self.in_info)
             .map_err(|e| format!("cannot map the decoded frame: {e}"))?;
         let mut out = gst::Buffer::with_size(self.out_info.size()).map_err(|e| e.to_string())?;
@@ -586,7 +612,7 @@ impl Rgbizer {
     }
 }
 
-fn make(factory: &str) -> Result<gst::Element, IngestError> {
+pub(crate) fn make(factory: &str) -> Result<gst::Element, IngestError> {
     gst::ElementFactory::make(factory).build().map_err(|e| {
         IngestError::Setup(format!(
             "element {factory} is missing ({e}); install the GStreamer plugins (scripts/setup)"
@@ -594,7 +620,7 @@ fn make(factory: &str) -> Result<gst::Element, IngestError> {
     })
 }
 
-fn describe_error(err: &gst::message::Error) -> String {
+pub(crate) fn describe_error(err: &gst::message::Error) -> String {
     let mut s = err.error().to_string();
     if let Some(src) = err.src() {
         s = format!("{} (from {})", s, src.name());

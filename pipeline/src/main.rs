@@ -32,6 +32,8 @@ struct Cli {
 enum Command {
     /// Replay recorded footage through the camera's analyses (plates, faces) and report violations.
     Replay(ReplayArgs),
+    /// Run the site's live cameras (RTSP, files, GStreamer sources) until SIGINT/SIGTERM.
+    Run(passwatch_pipeline::run::RunArgs),
     /// Throughput on a file: decode-only ceiling and the plate pipeline, side by side.
     Bench(passwatch_pipeline::bench::BenchArgs),
     /// The registry: passes and the watchlist.
@@ -231,6 +233,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Replay(args) => run_replay(args),
+        Command::Run(args) => passwatch_pipeline::run::run(args),
         Command::Registry { what } => run_registry(what),
         Command::Bench(args) => {
             passwatch_pipeline::bench::run(args)?;

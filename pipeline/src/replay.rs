@@ -221,7 +221,8 @@ pub struct ReplayModels {
 }
 
 impl ReplayModels {
-    fn model_ids(&self) -> BTreeMap<String, String> {
+    /// Model id by role, as events record them.
+    pub(crate) fn model_ids(&self) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
         if let Some(r) = &self.plates {
             for (k, v) in r.model_ids() {
@@ -341,11 +342,7 @@ pub fn replay(
             .display()
             .to_string();
         let source_key = source_key(path);
-        let mut tracker = Tracker::new(setup.tracker.clone());
-        let mut face_tracker = FaceTracker::new(FaceTrackerConfig {
-            best_k: setup.site.faces.max_faces,
-            ..setup.face_tracker.clone()
-        });
+        let mut streams = StreamTrackers::new(setup);
         let mut ctx = DecideCtx {
             setup,
             camera_id: &camera.id,
@@ -368,27 +365,14 @@ pub fn replay(
             match msg {
                 IngestMessage::Frame(frame) => {
                     analysed += 1;
-                    let at = || format!("{}: frame at {}", source, frame.media_time);
-                    if let Some(reader) = plate_reader.as_deref_mut() {
-                        let obs = reader.read_frame(&frame.image).with_context(at)?;
-                        let t = Instant::now();
-                        let ended =
-                            tracker.update(frame.media_time, frame.index, &frame.image, obs);
-                        for track in ended {
-                            ctx.close(track)?;
-                        }
-                        ctx.summary.stages.match_and_rules += t.elapsed().as_secs_f64();
-                    }
-                    if let Some(matcher) = face_matcher.as_deref_mut() {
-                        let faces = matcher.faces_in_frame(&frame.image).with_context(at)?;
-                        let t = Instant::now();
-                        let ended = face_tracker.update(frame.media_time, &frame.image, faces);
-                        for track in ended {
-                            ctx.close_face(track)?;
-                        }
-                        ctx.flush_breaches(Some(frame.media_time))?;
-                        ctx.summary.stages.face_match += t.elapsed().as_secs_f64();
-                    }
+                    let found = streams
+                        .infer(
+                            plate_reader.as_deref_mut(),
+                            face_matcher.as_deref_mut(),
+                            &frame,
+                        )
+                        .with_context(|| format!("{}: frame at {}", source, frame.media_time))?;
+                    ctx.apply(&mut streams, &frame, found)?;
                     progress.tick(counters.decoded.load(Ordering::Relaxed), frame.media_time);
                 }
                 IngestMessage::End(result) => {
@@ -399,17 +383,7 @@ pub fn replay(
                 }
             }
         }
-        let t = Instant::now();
-        for track in tracker.finish() {
-            ctx.close(track)?;
-        }
-        ctx.summary.stages.match_and_rules += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        for track in face_tracker.finish() {
-            ctx.close_face(track)?;
-        }
-        ctx.flush_breaches(None)?;
-        summary.stages.face_match += t.elapsed().as_secs_f64();
+        ctx.finish(&mut streams)?;
         let decoded = ingest.counters.decoded.load(Ordering::Relaxed);
         summary.stages.decode += ingest.counters.pull_ns.load(Ordering::Relaxed) as f64 / 1e9;
         summary.stages.convert += ingest.counters.convert_ns.load(Ordering::Relaxed) as f64 / 1e9;
@@ -445,24 +419,121 @@ pub fn replay(
     Ok(summary)
 }
 
-/// Everything needed to turn a closed track into a decision and maybe an event.
-struct DecideCtx<'a, 'b> {
-    setup: &'a ReplaySetup<'b>,
-    camera_id: &'a str,
-    source: &'a str,
-    source_key: &'a str,
-    start: WallTime,
-    models: &'a BTreeMap<String, String>,
-    regions: &'a [&'a str],
-    formats: &'static PlateFormats,
-    jsonl: &'a mut JsonlSink,
-    journal: &'a Journal,
-    summary: &'a mut ReplaySummary,
-    privacy: &'a mut FaceDetector,
-    pending: Vec<PendingBreach>,
+/// One stream's tracking state between analysed frames (a replayed file, or one session of a
+/// live camera in `run`): its plate and face trackers.
+pub(crate) struct StreamTrackers {
+    pub(crate) plates: Tracker,
+    pub(crate) faces: FaceTracker,
+}
+
+/// What the models found in one analysed frame, before tracking.
+pub(crate) struct Findings {
+    plates: Option<Vec<passwatch_plate_reader::reader::PlateObservation>>,
+    faces: Option<Vec<passwatch_face_matcher::DetectedFace>>,
+}
+
+impl StreamTrackers {
+    /// Empty trackers with the setup's settings.
+    pub(crate) fn new(setup: &ReplaySetup<'_>) -> Self {
+        StreamTrackers {
+            plates: Tracker::new(setup.tracker.clone()),
+            faces: FaceTracker::new(FaceTrackerConfig {
+                best_k: setup.site.faces.max_faces,
+                ..setup.face_tracker.clone()
+            }),
+        }
+    }
+
+    /// Runs the models on one analysed frame; `plates` and `faces` are the models of the
+    /// analyses the camera runs (`None`: not run). Keeps no state of its own: inference can run
+    /// without holding the event sinks.
+    pub(crate) fn infer(
+        &mut self,
+        plates: Option<&mut PlateReader>,
+        faces: Option<&mut FaceMatcher>,
+        frame: &crate::ingest::Frame,
+    ) -> Result<Findings> {
+        Ok(Findings {
+            plates: match plates {
+                Some(reader) => Some(reader.read_frame(&frame.image)?),
+                None => None,
+            },
+            faces: match faces {
+                Some(matcher) => Some(matcher.faces_in_frame(&frame.image)?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// Everything needed to turn a closed track into a decision and maybe an event. `replay` makes
+/// one per file; `run` one per analysed frame of a camera (with the registry snapshot of that
+/// moment), so both decide with the same code.
+pub(crate) struct DecideCtx<'a, 'b> {
+    pub(crate) setup: &'a ReplaySetup<'b>,
+    pub(crate) camera_id: &'a str,
+    pub(crate) source: &'a str,
+    pub(crate) source_key: &'a str,
+    /// Wall time of media time zero: a track first seen at media time `t` was seen at
+    /// `start + t`.
+    pub(crate) start: WallTime,
+    pub(crate) models: &'a BTreeMap<String, String>,
+    pub(crate) regions: &'a [&'a str],
+    pub(crate) formats: &'static PlateFormats,
+    pub(crate) jsonl: &'a mut JsonlSink,
+    pub(crate) journal: &'a Journal,
+    pub(crate) summary: &'a mut ReplaySummary,
+    pub(crate) privacy: &'a mut FaceDetector,
+    pub(crate) pending: Vec<PendingBreach>,
 }
 
 impl DecideCtx<'_, '_> {
+    /// Tracks one analysed frame's findings and decides every track that ends with it.
+    pub(crate) fn apply(
+        &mut self,
+        streams: &mut StreamTrackers,
+        frame: &crate::ingest::Frame,
+        found: Findings,
+    ) -> Result<()> {
+        if let Some(obs) = found.plates {
+            let t = Instant::now();
+            let ended = streams
+                .plates
+                .update(frame.media_time, frame.index, &frame.image, obs);
+            for track in ended {
+                self.close(track)?;
+            }
+            self.summary.stages.match_and_rules += t.elapsed().as_secs_f64();
+        }
+        if let Some(faces) = found.faces {
+            let t = Instant::now();
+            let ended = streams.faces.update(frame.media_time, &frame.image, faces);
+            for track in ended {
+                self.close_face(track)?;
+            }
+            self.flush_breaches(Some(frame.media_time))?;
+            self.summary.stages.face_match += t.elapsed().as_secs_f64();
+        }
+        Ok(())
+    }
+
+    /// The stream ended (a file's end, a camera's disconnect): every open track is closed and
+    /// decided, and the breaches held for merging are raised.
+    pub(crate) fn finish(&mut self, streams: &mut StreamTrackers) -> Result<()> {
+        let t = Instant::now();
+        for track in streams.plates.finish() {
+            self.close(track)?;
+        }
+        self.summary.stages.match_and_rules += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for track in streams.faces.finish() {
+            self.close_face(track)?;
+        }
+        self.flush_breaches(None)?;
+        self.summary.stages.face_match += t.elapsed().as_secs_f64();
+        Ok(())
+    }
+
     /// An event id not raised yet by an earlier replay into this folder; `None` (and counted as
     /// a duplicate) when it was — that event and its evidence stay as they are, so a replay with
     /// other settings never rewrites evidence under an existing event.
@@ -702,7 +773,7 @@ impl DecideCtx<'_, '_> {
 
 /// A breach held back until no other track of the same subject on the same camera can join it:
 /// one person's passage raises one event, however often the track broke (turning away, a cut).
-struct PendingBreach {
+pub(crate) struct PendingBreach {
     subject_id: String,
     similarity: f32,
     sighting: FaceSighting,

@@ -275,6 +275,23 @@ impl Model {
         Ok(result)
     }
 
+    /// [`Model::run`] on an input given as its shape and row-major values, for callers that
+    /// hold plain buffers rather than `ndarray` arrays (the inference-only loop of
+    /// `passwatch bench`).
+    pub fn run_raw(
+        &mut self,
+        shape: &[usize],
+        data: &[f32],
+    ) -> Result<Vec<OutputTensor>, ModelError> {
+        let view = ndarray::ArrayViewD::from_shape(ndarray::IxDyn(shape), data).map_err(|e| {
+            ModelError::Inference {
+                model: self.manifest.id.clone(),
+                message: format!("input of shape {shape:?} and {} values: {e}", data.len()),
+            }
+        })?;
+        self.run(view)
+    }
+
     fn inference_err(&self, e: impl std::fmt::Display) -> ModelError {
         inference_err(&self.manifest.id, e)
     }

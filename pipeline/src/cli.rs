@@ -26,6 +26,10 @@ pub struct ModelArgs {
     /// Threads per inference session.
     #[arg(long, default_value_t = default_threads())]
     pub threads: usize,
+    /// Run the plate detector on one analysed frame in this many; read around the tracked
+    /// plates on the others (see `plates::PlateSchedule`).
+    #[arg(long, default_value_t = crate::plates::PlateSchedule::default().detect_every)]
+    pub detect_every: u32,
     /// Execution provider: cpu, cuda, tensorrt (GPU ones fall back to the CPU with a warning).
     #[arg(long, default_value = "cpu")]
     pub provider: ExecutionProvider,
@@ -37,6 +41,14 @@ pub fn default_threads() -> usize {
 }
 
 impl ModelArgs {
+    /// The plate detector schedule these settings ask for.
+    pub fn plate_schedule(&self) -> crate::plates::PlateSchedule {
+        crate::plates::PlateSchedule {
+            detect_every: self.detect_every.max(1),
+            ..Default::default()
+        }
+    }
+
     /// The session options these settings ask for.
     pub fn session_options(&self) -> SessionOptions {
         SessionOptions {

@@ -344,6 +344,9 @@ pub struct VideoEvalReport {
     pub frames: (u64, u64),
     /// Wall seconds.
     pub elapsed_s: f64,
+    /// Milliseconds per analysed frame: detect, refine (lines in boxes and tracked regions),
+    /// OCR; and the share of analysed frames read around tracks without a detector pass.
+    pub stages_ms: (f64, f64, f64, f64),
     /// Per plate: label, sightings' texts.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<(String, Vec<String>)>,
@@ -369,6 +372,7 @@ pub fn eval_video(
     analyse_fps: f64,
     reader: &mut PlateReader,
     tracker_config: crate::track::TrackerConfig,
+    schedule: crate::plates::PlateSchedule,
     keep_items: bool,
 ) -> Result<VideoEvalReport> {
     use crate::ingest::{FrameSelection, Ingest, IngestMessage};
@@ -417,8 +421,10 @@ pub fn eval_video(
     let region_refs: Vec<&str> = regions.iter().map(String::as_str).collect();
     let formats = PlateFormats::builtin();
     let started = std::time::Instant::now();
+    let times_before = reader.times;
     let mut ingest = Ingest::open_file(video, FrameSelection::Rate(analyse_fps), 4)?;
     let mut tracker = Tracker::new(tracker_config.clone());
+    let mut analyser = crate::plates::PlateAnalyser::new(schedule);
     let mut ended_all = Vec::new();
     let mut frames_with_plate = 0usize;
     let mut frames_read_exact = 0usize;
@@ -428,7 +434,7 @@ pub fn eval_video(
         match msg {
             IngestMessage::Frame(frame) => {
                 analysed += 1;
-                let obs = reader.read_frame(&frame.image)?;
+                let obs = analyser.read(reader, &tracker, &frame.image, frame.media_time)?;
                 tracing::debug!(
                     frame = frame.index,
                     reads = ?obs
@@ -487,7 +493,15 @@ pub fn eval_video(
             None => spurious += 1,
         }
     }
+    let t = reader.times;
+    let per = |a: f64, b: f64| (a - b) * 1e3 / analysed.max(1) as f64;
     let mut report = VideoEvalReport {
+        stages_ms: (
+            per(t.detect_s, times_before.detect_s),
+            per(t.refine_s, times_before.refine_s),
+            per(t.ocr_s, times_before.ocr_s),
+            (t.tracked_frames - times_before.tracked_frames) as f64 / analysed.max(1) as f64,
+        ),
         plates: segments.len(),
         spurious,
         frames: (decoded, analysed),
@@ -544,6 +558,13 @@ impl VideoEvalReport {
                 f * 100.0
             );
         }
+        s += &format!(
+            "per analysed frame: detect {:.1} ms, refine {:.1} ms, OCR {:.1} ms; {:.0}% of frames read around tracks\n",
+            self.stages_ms.0,
+            self.stages_ms.1,
+            self.stages_ms.2,
+            self.stages_ms.3 * 100.0
+        );
         s += &format!(
             "{} frames decoded, {} analysed, {:.1} s ({:.1} frames/s)\n",
             self.frames.0,

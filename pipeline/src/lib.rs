@@ -14,6 +14,7 @@ pub mod face_sighting;
 pub mod faces;
 pub mod ingest;
 pub mod live;
+pub mod plates;
 pub mod privacy;
 pub mod registry;
 pub mod replay;

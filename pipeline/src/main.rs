@@ -289,6 +289,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     args.analyse_fps,
                     &mut reader,
                     TrackerConfig::default(),
+                    args.models.plate_schedule(),
                     args.items,
                 )?;
                 if args.json {
@@ -417,7 +418,10 @@ fn run_replay(args: ReplayArgs) -> Result<ExitCode> {
         analyse_fps: args.analyse_fps,
         recorded_at,
         passes: &passes,
-        tracker: TrackerConfig::default(),
+        tracker: TrackerConfig {
+            schedule: models.plate_schedule(),
+            ..TrackerConfig::default()
+        },
         faces: watchlist
             .as_ref()
             .zip(threshold)

@@ -424,6 +424,7 @@ pub fn replay(
 pub(crate) struct StreamTrackers {
     pub(crate) plates: Tracker,
     pub(crate) faces: FaceTracker,
+    plate_reads: crate::plates::PlateAnalyser,
 }
 
 /// What the models found in one analysed frame, before tracking.
@@ -436,6 +437,7 @@ impl StreamTrackers {
     /// Empty trackers with the setup's settings.
     pub(crate) fn new(setup: &ReplaySetup<'_>) -> Self {
         StreamTrackers {
+            plate_reads: crate::plates::PlateAnalyser::new(setup.tracker.schedule.clone()),
             plates: Tracker::new(setup.tracker.clone()),
             faces: FaceTracker::new(FaceTrackerConfig {
                 best_k: setup.site.faces.max_faces,
@@ -455,7 +457,12 @@ impl StreamTrackers {
     ) -> Result<Findings> {
         Ok(Findings {
             plates: match plates {
-                Some(reader) => Some(reader.read_frame(&frame.image)?),
+                Some(reader) => Some(self.plate_reads.read(
+                    reader,
+                    &self.plates,
+                    &frame.image,
+                    frame.media_time,
+                )?),
                 None => None,
             },
             faces: match faces {

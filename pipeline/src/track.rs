@@ -17,6 +17,9 @@ use passwatch_plate_reader::geometry::BBox;
 use passwatch_plate_reader::reader::PlateObservation;
 use passwatch_plate_reader::text::plate_distance;
 
+/// IoU above which the overlap alone vouches for a plate's identity (see `Tracker::update`).
+const STRONG_OVERLAP: f32 = 0.5;
+
 /// Tracker settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrackerConfig {
@@ -31,6 +34,8 @@ pub struct TrackerConfig {
     /// Tracks with fewer reads raise no sighting (one read can be a sign or a reflection).
     /// Default 2.
     pub min_reads: usize,
+    /// When the plate detector runs, and how tracked plates are read in between.
+    pub schedule: crate::plates::PlateSchedule,
 }
 
 impl Default for TrackerConfig {
@@ -40,6 +45,7 @@ impl Default for TrackerConfig {
             max_gap: MediaTime::from_secs_f64(1.2),
             max_text_cost: 2.5,
             min_reads: 2,
+            schedule: crate::plates::PlateSchedule::default(),
         }
     }
 }
@@ -175,18 +181,28 @@ impl Tracker {
             let best_text = t.best_text();
             for (oi, o) in observations.iter().enumerate() {
                 let cost = plate_distance(best_text, &o.text);
-                if cost > self.config.max_text_cost {
-                    continue;
-                }
                 let iou = predicted
                     .iou(&o.bbox_in_frame)
                     .max(last.iou(&o.bbox_in_frame));
+                // Where the boxes overlap strongly, the place vouches for the plate: a misread of
+                // half its characters is still the same plate (a different plate in the same
+                // place within `max_gap` differs in nearly every character).
+                let max_cost = if iou >= STRONG_OVERLAP {
+                    self.config
+                        .max_text_cost
+                        .max(0.5 * best_text.chars().count().max(o.text.chars().count()) as f32)
+                } else {
+                    self.config.max_text_cost
+                };
+                if cost > max_cost {
+                    continue;
+                }
                 // Without overlap, a very similar read close by (within two plate widths) is
                 // still the same plate: motion at a low analysis rate can outrun IoU.
                 let near =
                     centre_distance(&last, &o.bbox_in_frame) < 2.0 * last.w.max(o.bbox_in_frame.w);
                 let score = if iou >= self.config.min_iou {
-                    iou + 1.0 - cost / (self.config.max_text_cost + 1.0)
+                    iou + 1.0 - cost / (max_cost + 1.0)
                 } else if near && cost <= 1.0 {
                     0.5 - cost * 0.1
                 } else {
@@ -249,6 +265,17 @@ impl Tracker {
             track.reads.push(read);
         }
         self.expire(media_time)
+    }
+
+    /// Where the open tracks' plates are expected at `at` (their last boxes moved by their
+    /// velocities), for tracks seen within `recent`.
+    /// Each comes with the track's best text so far.
+    pub fn predicted_boxes(&self, at: MediaTime, recent: MediaTime) -> Vec<(BBox, String)> {
+        self.active
+            .iter()
+            .filter(|t| at.as_nanos().saturating_sub(t.last_seen().as_nanos()) <= recent.as_nanos())
+            .map(|t| (t.predicted_box(at), t.best_text().to_string()))
+            .collect()
     }
 
     /// Closes the tracks not seen for `max_gap` by `now`.

@@ -70,6 +70,8 @@ pub struct PlateObservation {
     pub plate_score: f32,
     /// The rectified crop that was read.
     pub crop: RgbImage,
+    /// For a read around a track: the plate size expected there (internal to the reader).
+    expected_size: Option<(f32, f32)>,
 }
 
 /// Time spent per stage, accumulated over calls.
@@ -85,6 +87,8 @@ pub struct StageTimes {
     pub frames: u64,
     /// Crops read.
     pub crops: u64,
+    /// Frames read around tracked regions only (no detector pass).
+    pub tracked_frames: u64,
 }
 
 /// Detector + recogniser + formats.
@@ -173,12 +177,97 @@ impl PlateReader {
     pub fn read_frame(&mut self, frame: &RgbImage) -> Result<Vec<PlateObservation>, PlateError> {
         let candidates = self.detect(frame)?;
         self.times.frames += 1;
+        self.read_candidates(frame, candidates, false)
+    }
+
+    /// Reads plates around boxes where plates are expected (a track's predicted box), without
+    /// running the plate detector: the text lines inside each region (grown by `grow` of its
+    /// size on each side, for motion) are found and read, and the most plate-like read of each
+    /// region becomes an observation whose box is the region's box moved onto the read line.
+    /// This is the cheap frame between two detector frames (DeepStream's inference interval):
+    /// a few milliseconds per region instead of the detector's whole-frame pass.
+    ///
+    /// Each region comes with the text its track reads so far: among the reads of a region, the
+    /// one closest to it (confusable-aware cost at most `max_cost`) is kept, so a badge or a
+    /// sticker next to the plate never replaces it. New plates are left to detector frames.
+    pub fn read_regions(
+        &mut self,
+        frame: &RgbImage,
+        regions_in_frame: &[(BBox, String)],
+        grow: f32,
+        max_cost: f32,
+    ) -> Result<Vec<PlateObservation>, PlateError> {
+        if self.line_finder.is_none() || !self.config.refine_lines {
+            // Without the line finder, regions cannot be read: detect instead.
+            return self.read_frame(frame);
+        }
+        self.times.frames += 1;
+        self.times.tracked_frames += 1;
+        let (fw, fh) = (frame.width() as f32, frame.height() as f32);
+        let candidates: Vec<PlateCandidate> = regions_in_frame
+            .iter()
+            .map(|(b, _)| b)
+            .filter_map(|b| {
+                let g = b.padded(b.w * grow, b.h * grow);
+                let x0 = g.x.max(0.0);
+                let y0 = g.y.max(0.0);
+                let x1 = g.right().min(fw);
+                let y1 = g.bottom().min(fh);
+                (x1 - x0 >= 4.0 && y1 - y0 >= 4.0).then(|| PlateCandidate {
+                    quad_in_frame: BBox::new(x0, y0, x1 - x0, y1 - y0).to_quad(),
+                    score: 1.0,
+                    detector: self.detector.kind(),
+                })
+            })
+            .collect();
+        let expected: Vec<(&str, (f32, f32))> = regions_in_frame
+            .iter()
+            .map(|(b, text)| (text.as_str(), (b.w, b.h)))
+            .collect();
+        let mut out =
+            self.read_candidates_with(frame, candidates, true, Some(&expected), max_cost)?;
+        // The region is larger than the plate: report a plate-sized box centred on the read.
+        for o in &mut out {
+            let c = o.quad_in_frame.bbox().centre();
+            let (w, h) = o
+                .expected_size
+                .take()
+                .unwrap_or((o.bbox_in_frame.w, o.bbox_in_frame.h));
+            o.bbox_in_frame = BBox::new(c.x - w / 2.0, c.y - h / 2.0, w, h);
+        }
+        Ok(out)
+    }
+
+    /// Reads detector candidates, or tracked regions (`tracked`: larger than their plates, so
+    /// only the text lines inside them are read): one observation per candidate at most.
+    fn read_candidates(
+        &mut self,
+        frame: &RgbImage,
+        candidates: Vec<PlateCandidate>,
+        tracked: bool,
+    ) -> Result<Vec<PlateObservation>, PlateError> {
+        self.read_candidates_with(frame, candidates, tracked, None, 0.0)
+    }
+
+    /// [`Self::read_candidates`]; with `expected` (one text and plate size per candidate), the
+    /// read of each candidate closest to its text within `max_cost` wins instead of the most
+    /// plate-like one.
+    fn read_candidates_with(
+        &mut self,
+        frame: &RgbImage,
+        candidates: Vec<PlateCandidate>,
+        tracked: bool,
+        expected: Option<&[(&str, (f32, f32))]>,
+        max_cost: f32,
+    ) -> Result<Vec<PlateObservation>, PlateError> {
         // Each candidate gets one or more quads to read.
         let t = Instant::now();
         let mut jobs: Vec<(usize, Quad, f32)> = Vec::new();
         for (i, c) in candidates.iter().enumerate() {
-            jobs.push((i, c.quad_in_frame, 1.0));
-            if c.detector == DetectorKind::Platedet && self.config.refine_lines {
+            if !tracked {
+                jobs.push((i, c.quad_in_frame, 1.0));
+            }
+            if (tracked || c.detector == DetectorKind::Platedet) && self.config.refine_lines {
                 for (quad, weight) in self.lines_inside(frame, &c.quad_in_frame.bbox())? {
                     jobs.push((i, quad, weight));
                 }
@@ -209,11 +298,29 @@ impl PlateReader {
             if obs.plate_score < self.config.min_plate_score {
                 continue;
             }
-            if best[i]
-                .as_ref()
-                .is_none_or(|b| obs.plate_score > b.plate_score)
-            {
-                best[i] = Some(obs);
+            match expected.and_then(|e| e.get(i)) {
+                Some((text, size)) => {
+                    let cost = crate::text::plate_distance(text, &obs.text);
+                    if cost > max_cost {
+                        continue;
+                    }
+                    obs.expected_size = Some(*size);
+                    let closer = best[i].as_ref().is_none_or(|b| {
+                        let bc = crate::text::plate_distance(text, &b.text);
+                        cost < bc || (cost == bc && obs.plate_score > b.plate_score)
+                    });
+                    if closer {
+                        best[i] = Some(obs);
+                    }
+                }
+                None => {
+                    if best[i]
+                        .as_ref()
+                        .is_none_or(|b| obs.plate_score > b.plate_score)
+                    {
+                        best[i] = Some(obs);
+                    }
+                }
             }
         }
         let mut out: Vec<PlateObservation> = best.into_iter().flatten().collect();
@@ -324,6 +431,7 @@ impl PlateReader {
             format_score: best.format_score,
             plate_score: best.plate_score,
             crop,
+            expected_size: None,
         }
     }
 }
@@ -597,6 +705,7 @@ pub fn load_reader(
             PlatedetConfig::default(),
         )?),
     };
+    // The line finder reads inside plate boxes and inside tracked regions.
     let line_finder = if config.refine_lines {
         Some(Dbnet::new(
             load(Role::PlateTextDetector)?,

@@ -72,6 +72,7 @@ fn each_plate_of_plates_dev_is_one_sighting_and_consensus_beats_single_frames() 
         passwatch_pipeline::replay::DEFAULT_PLATE_ANALYSE_FPS,
         &mut r,
         TrackerConfig::default(),
+        passwatch_pipeline::plates::PlateSchedule::default(),
         false,
     )
     .unwrap();

@@ -1,0 +1,86 @@
+//! The plate path per stream: when to run the plate detector and when to read around tracks.
+//!
+//! The detector (platedet, a YOLOv8s at 640×640) is the costliest stage by far on a CPU. A plate
+//! that is being tracked does not need it to be found again in the next frame: its text lines
+//! are read inside a region around the track's predicted box, which costs a small DBNet pass
+//! and the OCR (DeepStream's "inference interval" with a tracker in between). So the detector
+//! runs on one analysed frame in `detect_every`, and on every frame while nothing is tracked;
+//! the frames between read around the open tracks. A plate that enters between two detector
+//! frames is found at the next one, at most `detect_every − 1` analysed frames later.
+
+use crate::time::MediaTime;
+use crate::track::Tracker;
+use image::RgbImage;
+use passwatch_plate_reader::reader::{PlateObservation, PlateReader};
+use passwatch_plate_reader::PlateError;
+
+/// How often the detector runs, and how far around a track its plate is looked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlateSchedule {
+    /// The detector runs on one analysed frame in this many (1 = every frame). Default 2:
+    /// measured on `plates_dev.mp4` at 5 analysed frames/s, every other frame gives the same
+    /// consensus accuracy (83.8%), one more plate with exactly one sighting (71 of 74 against
+    /// 70: tracked reads carry a plate the detector sees only once) and half the detector time.
+    pub detect_every: u32,
+    /// A tracked region is the predicted box grown by this share of its size on each side.
+    /// Default 0.6.
+    pub grow: f32,
+    /// Only tracks seen within this long are read around. Default 0.5 s.
+    pub recent: MediaTime,
+}
+
+impl Default for PlateSchedule {
+    fn default() -> Self {
+        PlateSchedule {
+            detect_every: 2,
+            grow: 0.6,
+            recent: MediaTime::from_secs_f64(0.5),
+        }
+    }
+}
+
+/// Reads one stream's analysed frames on a [`PlateSchedule`].
+#[derive(Debug)]
+pub struct PlateAnalyser {
+    schedule: PlateSchedule,
+    frames: u64,
+}
+
+impl PlateAnalyser {
+    /// A fresh stream.
+    pub fn new(schedule: PlateSchedule) -> Self {
+        PlateAnalyser {
+            schedule,
+            frames: 0,
+        }
+    }
+
+    /// Observations of one analysed frame: from the detector, or from the regions around the
+    /// tracker's open tracks.
+    pub fn read(
+        &mut self,
+        reader: &mut PlateReader,
+        tracker: &Tracker,
+        frame: &RgbImage,
+        at: MediaTime,
+    ) -> Result<Vec<PlateObservation>, PlateError> {
+        let n = self.frames;
+        self.frames += 1;
+        let every = u64::from(self.schedule.detect_every.max(1));
+        let regions = if n % every == 0 {
+            Vec::new()
+        } else {
+            tracker.predicted_boxes(at, self.schedule.recent)
+        };
+        if regions.is_empty() {
+            reader.read_frame(frame)
+        } else {
+            reader.read_regions(
+                frame,
+                &regions,
+                self.schedule.grow,
+                tracker.config().max_text_cost,
+            )
+        }
+    }
+}

@@ -492,6 +492,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 
     stop.wait();
     let stopping = Instant::now();
+    // Frames in analysis are finished; those still waiting are not started (counted dropped).
+    for camera in board.discard_waiting() {
+        metrics.cameras[camera].dropped_in_queue();
+    }
     for t in camera_threads {
         let _ = t.join();
     }

@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! rtsp-serve --file plates_dev.mp4 [--port 8554] [--address 127.0.0.1] [--path /stream] [--once]
+//!     [--speed 1.0]
 //! ```
 //!
 //! Once listening it prints the stream's URL on one line of stdout (`rtsp://127.0.0.1:PORT/stream`;
@@ -50,6 +51,10 @@ struct Args {
     /// Play the file once, then end the stream (default: loop for ever).
     #[arg(long)]
     once: bool,
+    /// Playback speed: 0.5 plays the file at half speed (its timestamps stretched), as if
+    /// everything in it moved half as fast.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
 }
 
 fn main() -> ExitCode {
@@ -87,8 +92,15 @@ fn serve(args: &Args) -> Result<(), String> {
          ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )",
     );
     factory.set_shared(false);
+    if !(args.speed > 0.01 && args.speed <= 100.0) {
+        return Err(format!(
+            "--speed {}: must be above 0.01 and at most 100",
+            args.speed
+        ));
+    }
     let file = Arc::new(args.file.clone());
     let looped = !args.once;
+    let stretch = 1.0 / args.speed;
     factory.connect_media_configure(move |_, media| {
         let Some(appsrc) = media
             .element()
@@ -104,7 +116,7 @@ fn serve(args: &Args) -> Result<(), String> {
         let spawned = std::thread::Builder::new()
             .name("feeder".into())
             .spawn(move || {
-                if let Err(e) = feed(&file, &appsrc, looped) {
+                if let Err(e) = feed(&file, &appsrc, looped, stretch) {
                     eprintln!("rtsp-serve: {e}");
                 }
             });
@@ -130,8 +142,10 @@ fn serve(args: &Args) -> Result<(), String> {
 }
 
 /// Pushes the file's access units into the served `appsrc` until the media goes away (the last
-/// client left: the push fails) or, with `looped` false, the file ends.
-fn feed(file: &Path, appsrc: &gst_app::AppSrc, looped: bool) -> Result<(), String> {
+/// client left: the push fails) or, with `looped` false, the file ends. Timestamps are
+/// multiplied by `stretch` (1 / speed).
+fn feed(file: &Path, appsrc: &gst_app::AppSrc, looped: bool, stretch: f64) -> Result<(), String> {
+    let scale = |t: u64| (t as f64 * stretch) as u64;
     let mut offset: u64 = 0;
     loop {
         let reader = Reader::open(file)?;
@@ -144,10 +158,11 @@ fn feed(file: &Path, appsrc: &gst_app::AppSrc, looped: bool) -> Result<(), Strin
             let mut out = buffer.copy();
             {
                 let Some(b) = out.get_mut() else { continue };
-                let pts = b.pts().map(|t| t.nseconds());
-                let dts = b.dts().map(|t| t.nseconds());
+                let pts = b.pts().map(|t| scale(t.nseconds()));
+                let dts = b.dts().map(|t| scale(t.nseconds()));
                 if let Some(d) = b.duration() {
-                    frame = d.nseconds().max(1);
+                    frame = scale(d.nseconds()).max(1);
+                    b.set_duration(gst::ClockTime::from_nseconds(frame));
                 }
                 b.set_pts(pts.map(|t| gst::ClockTime::from_nseconds(t + offset)));
                 b.set_dts(dts.map(|t| gst::ClockTime::from_nseconds(t + offset)));

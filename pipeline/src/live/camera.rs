@@ -296,8 +296,10 @@ pub struct CameraSupervisor {
     jitter: Jitter,
     probe: Option<ReachabilityProbe>,
     session: u64,
-    /// Set by `run_once`: how long the last session streamed, and how many frames it had.
+    /// Set by `run_once`: how long the last session streamed.
     streamed: Duration,
+    /// The session follows a clean loop of a file: its start is not news.
+    quiet_start: bool,
 }
 
 /// How often the camera thread wakes when no frame comes (to check the watchdog and the stop).
@@ -335,6 +337,7 @@ impl CameraSupervisor {
             probe,
             session: 0,
             streamed: Duration::ZERO,
+            quiet_start: false,
         }
     }
 
@@ -366,6 +369,7 @@ impl CameraSupervisor {
                     })
                 });
             self.sink.end_session(self.session_id());
+            self.quiet_start = matches!(outcome, Ok(SessionEnd::FileEnded { looped: true }));
             match outcome {
                 Ok(SessionEnd::Stopped) => break,
                 Ok(SessionEnd::FileEnded { looped: true }) => {
@@ -519,7 +523,11 @@ impl CameraSupervisor {
                         first_frame = Some(arrived);
                         session.started = self.clocks.now();
                         self.metrics.streaming(session.started);
-                        tracing::info!(session = self.session, "streaming");
+                        if self.quiet_start {
+                            tracing::debug!(session = self.session, "streaming");
+                        } else {
+                            tracing::info!(session = self.session, "streaming");
+                        }
                     }
                     self.streamed = arrived.saturating_sub(first_frame.unwrap_or(arrived));
                     self.metrics.frame_in(arrived);

@@ -180,6 +180,21 @@ impl FrameBoard {
         self.changed.notify_all();
     }
 
+    /// Drops every frame waiting for a worker (the run is stopping: frames already in
+    /// analysis are finished, waiting ones are not started); returns the cameras that had one.
+    /// Ends of sessions stay.
+    pub fn discard_waiting(&self) -> Vec<usize> {
+        let dropped: Vec<(usize, LiveFrame)> = {
+            let mut b = self.lock();
+            b.slots
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, s)| s.frame.take().map(|f| (i, f)))
+                .collect()
+        };
+        dropped.into_iter().map(|(i, _)| i).collect()
+    }
+
     /// Frames waiting (not in analysis), all cameras together.
     pub fn waiting(&self) -> usize {
         self.lock()

@@ -172,6 +172,23 @@ pub struct SweepPoint {
     pub held: bool,
 }
 
+/// The limit's comparison in CPU time rather than wall time: what passwatch spends per analysed
+/// frame against what decoding and the models alone spend. Other processes on a shared machine
+/// stretch wall times (differently in each measurement), hardly CPU times, so this share is the
+/// steadier of the two there.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CpuShare {
+    /// CPU ms per analysed frame in the pipeline run (all threads).
+    pub pipeline_ms_per_analysed: f64,
+    /// CPU ms per analysed frame of decoding alone plus each model alone.
+    pub limit_ms_per_analysed: f64,
+    /// `limit / pipeline`: the share of the pipeline's CPU time that is decoding and models (the
+    /// rest: conversion, pre- and post-processing, tracking, decisions, threads waking).
+    pub share: f64,
+    /// Analysed frames/s all cores would give at the pipeline's CPU cost per frame.
+    pub cores_bound_fps: f64,
+}
+
 /// Everything one `passwatch bench` measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
@@ -201,6 +218,8 @@ pub struct BenchReport {
     pub limit_share: f64,
     /// How the limit is made up.
     pub limit: Limit,
+    /// The same in CPU time.
+    pub cpu: CpuShare,
     /// Each model alone.
     pub models: Vec<ModelFigures>,
     /// Per-stage latency per analysed frame, ms.
@@ -463,6 +482,22 @@ pub fn run_report(args: &BenchArgs) -> Result<BenchReport> {
         .map(|m| (format!("{} ({})", m.model, m.stage), m.ms_per_frame))
         .collect();
     let verdict = analysis::verdict(&limit, &per_model);
+    let pipeline_cpu = main_run.cpu_s * 1e3 / analysed;
+    let limit_cpu = decode_only.cpu_ms_per_frame * decoded_per_analysed
+        + models
+            .iter()
+            .map(|m| m.cpu_ms_per_item * m.items_per_frame)
+            .sum::<f64>();
+    let cpu = CpuShare {
+        pipeline_ms_per_analysed: pipeline_cpu,
+        limit_ms_per_analysed: limit_cpu,
+        share: analysis::share(limit_cpu, pipeline_cpu),
+        cores_bound_fps: if pipeline_cpu > 0.0 {
+            machine.cores as f64 * 1e3 / pipeline_cpu
+        } else {
+            0.0
+        },
+    };
 
     // 6. The reference.
     let reference = if args.compare_reference {
@@ -507,6 +542,7 @@ pub fn run_report(args: &BenchArgs) -> Result<BenchReport> {
         limit_fps: limit.limit_fps,
         limit_share: analysis::share(main_run.analysed_fps, limit.limit_fps),
         limit,
+        cpu,
         models,
         stages,
         verdict,
@@ -745,6 +781,7 @@ mod tests {
                 frames: 2500,
                 fps: 500.0,
                 per_stream_fps: vec![500.0],
+                cpu_ms_per_frame: 3.0,
             },
             pipeline_fps: 36.0,
             analysed_fps: 2.9,
@@ -754,6 +791,12 @@ mod tests {
             limit_fps: limit.limit_fps,
             limit_share: analysis::share(2.9, limit.limit_fps),
             limit,
+            cpu: CpuShare {
+                pipeline_ms_per_analysed: 700.0,
+                limit_ms_per_analysed: 630.0,
+                share: 0.9,
+                cores_bound_fps: 2.86,
+            },
             models,
             stages,
             verdict,

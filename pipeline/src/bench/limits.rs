@@ -33,6 +33,8 @@ pub struct DecodeOnly {
     pub fps: f64,
     /// Per decoder.
     pub per_stream_fps: Vec<f64>,
+    /// CPU milliseconds per decoded frame (all threads of the process).
+    pub cpu_ms_per_frame: f64,
 }
 
 /// Media-time rate of the frames the decode-only run converts: the decode thread only looks at
@@ -45,6 +47,7 @@ const DECODE_ONLY_TICK_FPS: f64 = 0.2;
 pub fn decode_only(input: &Path, streams: usize, duration: Duration) -> Result<DecodeOnly> {
     let streams = streams.max(1);
     let barrier = Arc::new(Barrier::new(streams));
+    let cpu0 = super::machine::process_cpu_seconds();
     let results: Vec<Result<(u64, Instant, Instant)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..streams)
             .map(|s| {
@@ -64,6 +67,8 @@ pub fn decode_only(input: &Path, streams: usize, duration: Duration) -> Result<D
             })
             .collect()
     });
+    // Opening and closing the decoders is in it too: a few ms per play, as in the pipeline.
+    let cpu_s = super::machine::process_cpu_seconds() - cpu0;
     let mut frames = 0;
     let mut per_stream_fps = Vec::new();
     let mut first = None::<Instant>;
@@ -85,6 +90,7 @@ pub fn decode_only(input: &Path, streams: usize, duration: Duration) -> Result<D
         frames,
         fps: frames as f64 / seconds,
         per_stream_fps,
+        cpu_ms_per_frame: cpu_s * 1e3 / frames.max(1) as f64,
     })
 }
 
@@ -188,6 +194,8 @@ pub struct ModelFigures {
     pub ms_per_item: f64,
     /// Machine time per analysed frame, ms (`ms_per_item` × `items_per_frame`).
     pub ms_per_frame: f64,
+    /// CPU milliseconds per item (all threads of the process, the loops' totals).
+    pub cpu_ms_per_item: f64,
     /// Session runs timed.
     pub calls: u64,
     /// The provider the sessions ran on.
@@ -508,6 +516,7 @@ pub fn measure_models(
         }
         let provider = sessions[0].provider().to_string();
         let barrier = Barrier::new(sessions.len());
+        let cpu0 = super::machine::process_cpu_seconds();
         let results: Vec<Result<Loop>> = std::thread::scope(|scope| {
             let handles: Vec<_> = sessions
                 .iter_mut()
@@ -526,6 +535,7 @@ pub fn measure_models(
                 })
                 .collect()
         });
+        let cpu_s = super::machine::process_cpu_seconds() - cpu0;
         let mut calls = Samples::new();
         let mut per_item = Samples::new();
         let mut items = 0u64;
@@ -553,6 +563,7 @@ pub fn measure_models(
             items_per_s_mean: items as f64 / seconds.max(1e-9),
             ms_per_item,
             ms_per_frame: ms_per_item * job.items_per_frame,
+            cpu_ms_per_item: cpu_s * 1e3 / items.max(1) as f64,
             calls: calls.len() as u64,
             provider,
         });

@@ -129,6 +129,33 @@ fn mem_total_gib(meminfo: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// CPU seconds this process has used so far, all threads (`/proc/self/stat` utime + stime, in
+/// the kernel's fixed 100 Hz user ticks); 0 where it cannot be read. Unlike wall time, it barely
+/// moves when other processes load the machine, so it separates what passwatch costs from what
+/// a shared machine adds.
+pub fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    cpu_seconds_of_stat(&stat)
+}
+
+fn cpu_seconds_of_stat(stat: &str) -> f64 {
+    // Fields after the command name (which may hold spaces and brackets): state is the first,
+    // utime the 12th, stime the 13th.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// The 1, 5 and 15 minute load averages.
 pub fn load_average() -> [f64; 3] {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -231,6 +258,14 @@ mod tests {
             23.5
         );
         assert_eq!(mem_total_gib("garbage"), 0.0);
+    }
+
+    #[test]
+    fn cpu_time_from_proc_stat() {
+        let stat = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9";
+        assert!((cpu_seconds_of_stat(stat) - 3.0).abs() < 1e-9);
+        assert_eq!(cpu_seconds_of_stat("garbage"), 0.0);
+        assert!(process_cpu_seconds() >= 0.0);
     }
 
     #[test]

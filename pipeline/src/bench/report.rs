@@ -132,6 +132,13 @@ pub fn table(r: &BenchReport) -> String {
             ""
         }
     );
+    let _ = writeln!(
+        t,
+        "  in CPU time: {:.0} ms per analysed frame, decoding and models alone {:.0} ms: {:.0}%",
+        r.cpu.pipeline_ms_per_analysed,
+        r.cpu.limit_ms_per_analysed,
+        100.0 * r.cpu.share
+    );
     let _ = writeln!(t);
     let _ = writeln!(t, "verdict: {}", r.verdict.text);
     let _ = writeln!(t);
@@ -381,6 +388,18 @@ pub fn markdown(r: &BenchReport, chart: &str) -> String {
         r.settings.analyse_fps,
         super::analysis::REALTIME_SHARE * r.settings.analyse_fps,
         if r.realtime { "held" } else { "not held" }
+    );
+    let _ = writeln!(
+        t,
+        "In CPU time (steadier than wall time when other processes share the machine): the \
+         pipeline spends {:.0} ms per analysed frame, decoding and the models alone {:.0} ms, so \
+         {:.0}% of its CPU time is that work; at that cost the {} cores would give {:.2} \
+         analysed frames/s.\n",
+        r.cpu.pipeline_ms_per_analysed,
+        r.cpu.limit_ms_per_analysed,
+        100.0 * r.cpu.share,
+        r.machine.cores,
+        r.cpu.cores_bound_fps
     );
     let _ = writeln!(t, "**Verdict:** {}.\n", r.verdict.text);
     let _ = writeln!(t, "## Stage latency per analysed frame\n");

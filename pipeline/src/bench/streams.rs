@@ -190,6 +190,8 @@ pub struct StreamsRun {
     pub workers: usize,
     /// Wall seconds from the start to the last stream's last frame.
     pub wall_s: f64,
+    /// CPU seconds the process used meanwhile (decoding, conversion, models, tracking).
+    pub cpu_s: f64,
     /// Frames decoded, all streams.
     pub decoded: u64,
     /// Frames analysed, all streams.
@@ -282,6 +284,7 @@ pub fn run_streams(
         }
         drop(job_tx);
         // Every stream has opened its file (or failed to): the clock starts now for all.
+        let cpu0 = super::machine::process_cpu_seconds();
         let _ = start.set(Instant::now());
         barrier.wait();
 
@@ -308,8 +311,11 @@ pub fn run_streams(
         if let Some(e) = first_error {
             return Err(e);
         }
+        let cpu_s = super::machine::process_cpu_seconds() - cpu0;
         let t0 = *start.get().unwrap_or(&Instant::now());
-        Ok((combine(cfg.streams, n_workers, t0, results), models))
+        let mut run = combine(cfg.streams, n_workers, t0, results);
+        run.cpu_s = cpu_s;
+        Ok((run, models))
     })
 }
 

@@ -147,6 +147,9 @@ pub struct Settings {
     pub detector: String,
     /// Whether lines inside plate boxes are read.
     pub refine: bool,
+    /// The plate detector runs on one analysed frame in this many (tracked plates are read
+    /// in between).
+    pub detect_every: u32,
     /// Passes in the registry.
     pub registry_passes: usize,
     /// Subjects in the watchlist.
@@ -391,6 +394,7 @@ pub fn run_report(args: &BenchArgs) -> Result<BenchReport> {
         max_analysed: None,
         record_reads: false,
         keep_frames: KEPT_FRAMES,
+        schedule: args.models.plate_schedule(),
     };
     let (main_run, back) = streams::run_streams(&cfg, &world, workers)?;
     workers = back;
@@ -458,6 +462,7 @@ pub fn run_report(args: &BenchArgs) -> Result<BenchReport> {
     // 4. Each model alone.
     let analysed = main_run.analysed.max(1) as f64;
     let input_plan = InputPlan {
+        detector_share: main_run.work.detector_frames as f64 / analysed,
         detector: args.models.detector,
         refine: !args.models.no_refine,
         faces: plan.faces,
@@ -529,6 +534,7 @@ pub fn run_report(args: &BenchArgs) -> Result<BenchReport> {
                 .collect(),
             detector: args.models.detector.to_string(),
             refine: !args.models.no_refine,
+            detect_every: args.models.plate_schedule().detect_every,
             registry_passes: world.passes.len(),
             watchlist_subjects: world.watchlist.as_ref().map_or(0, |w| w.len()),
         },
@@ -670,6 +676,41 @@ fn compare_reference(
         regions: world.regions.clone(),
         start: world.start,
     };
+    let configured = args.models.plate_schedule();
+    let same = crate::plates::PlateSchedule {
+        detect_every: 1,
+        ..configured.clone()
+    };
+    let same_work = passwatch_side(args, &plates_only, worker, &reference, same)?;
+    let as_configured = if configured.detect_every > 1 {
+        Some(passwatch_side(
+            args,
+            &plates_only,
+            worker,
+            &reference,
+            configured,
+        )?)
+    } else {
+        None
+    };
+    Ok(Comparison {
+        ratio: same_work.ratio,
+        same_work,
+        as_configured,
+        reference,
+        command,
+    })
+}
+
+/// passwatch on exactly the frames the reference analysed.
+fn passwatch_side(
+    args: &BenchArgs,
+    world: &World,
+    worker: &mut WorkerModels,
+    reference: &reference::ReferenceRun,
+    schedule: crate::plates::PlateSchedule,
+) -> Result<reference::Side> {
+    let detect_every = schedule.detect_every;
     let one = WorkerModels {
         plates: worker.plates.take(),
         faces: None,
@@ -682,14 +723,14 @@ fn compare_reference(
         max_analysed: Some(reference.frames_analysed),
         record_reads: true,
         keep_frames: 0,
+        schedule,
     };
-    let result = streams::run_streams(&cfg, &plates_only, vec![one]);
+    let result = streams::run_streams(&cfg, world, vec![one]);
     let (run, mut back) = result?;
     worker.plates = back.pop().and_then(|w| w.plates);
-    let agreement = reference::agreement(&run.reads, &reference.reads);
     let n = run.analysed.max(1) as f64;
     let mean = |stage: &str| run.stage_samples.get(stage).map_or(0.0, |s| s.sum_ms() / n);
-    let passwatch_stages_ms = [
+    let stages_ms = [
         ("decode", mean("decode")),
         ("convert", mean("convert")),
         ("detect", mean("plate_detect")),
@@ -700,21 +741,20 @@ fn compare_reference(
     .iter()
     .map(|(k, v)| (k.to_string(), *v))
     .collect();
-    Ok(Comparison {
-        passwatch_analysed_fps: run.analysed_fps,
-        passwatch_decoded_fps: run.pipeline_fps,
+    Ok(reference::Side {
+        detect_every,
+        analysed_fps: run.analysed_fps,
+        decoded_fps: run.pipeline_fps,
         ratio: analysis::share(run.analysed_fps, reference.analysed_fps),
-        reference,
-        passwatch_stages_ms,
-        agreement,
-        command,
+        stages_ms,
+        agreement: reference::agreement(&run.reads, &reference.reads),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::reference::{Agreement, ReferenceRun};
+    use crate::bench::reference::{Agreement, ReferenceRun, Side};
     use crate::bench::stats::Samples;
 
     /// A report as a run on a small CPU box would give, with every optional part present.
@@ -771,6 +811,7 @@ mod tests {
                 analyses: vec!["plates".into(), "faces".into()],
                 detector: "platedet".into(),
                 refine: true,
+                detect_every: 2,
                 registry_passes: 100_000,
                 watchlist_subjects: 1000,
             },
@@ -815,21 +856,32 @@ mod tests {
                 }],
             }),
             reference: Some(Comparison {
-                passwatch_analysed_fps: 3.1,
-                passwatch_decoded_fps: 15.5,
+                ratio: 3.1 / 2.8,
+                same_work: Side {
+                    detect_every: 1,
+                    analysed_fps: 3.1,
+                    decoded_fps: 15.5,
+                    ratio: 3.1 / 2.8,
+                    stages_ms: [("detect".to_string(), 280.0)].into_iter().collect(),
+                    agreement: Agreement {
+                        frames: 40,
+                        same_texts: 40,
+                        share: 1.0,
+                        ..Agreement::default()
+                    },
+                },
+                as_configured: Some(Side {
+                    detect_every: 2,
+                    analysed_fps: 5.0,
+                    decoded_fps: 25.0,
+                    ratio: 5.0 / 2.8,
+                    ..Side::default()
+                }),
                 reference: ReferenceRun {
                     frames_analysed: 40,
                     analysed_fps: 2.8,
                     threads: 2,
                     ..ReferenceRun::default()
-                },
-                ratio: 3.1 / 2.8,
-                passwatch_stages_ms: [("detect".to_string(), 280.0)].into_iter().collect(),
-                agreement: Agreement {
-                    frames: 40,
-                    same_texts: 40,
-                    share: 1.0,
-                    ..Agreement::default()
                 },
                 command: "python plate_reference.py".into(),
             }),

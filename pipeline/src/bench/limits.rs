@@ -231,6 +231,9 @@ pub fn dbnet_input_size(w: u32, h: u32, limit_side: u32, max_side: u32) -> (u32,
 
 /// What the inputs are made with: the pipeline's reader settings and its measured work.
 pub struct InputPlan {
+    /// The share of analysed frames the plate detector ran on (the others are read around
+    /// tracked plates, with the line finder and the recogniser only).
+    pub detector_share: f64,
     /// The plate detector in use.
     pub detector: DetectorKind,
     /// Whether lines inside plate boxes are read.
@@ -291,10 +294,12 @@ pub fn prepare_inputs(
                 )?
             }
         };
-        job.items_per_frame = 1.0;
+        job.items_per_frame = plan.detector_share;
         jobs.push(job);
 
-        // Plate boxes and the crops read in them, found by the reader itself.
+        // Plate boxes and the crops read in them, found by the reader itself. Frames read around
+        // tracks run the line finder on about as many regions as there are tracked plates, so
+        // boxes per frame stands for both kinds of frame.
         let mut boxes: Vec<RgbImage> = Vec::new();
         let mut crops: Vec<RgbImage> = Vec::new();
         for f in frames {

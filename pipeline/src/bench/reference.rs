@@ -78,22 +78,35 @@ pub struct Agreement {
     pub examples: Vec<Disagreement>,
 }
 
+/// passwatch on the reference's frames (one stream, plates only, the same threads).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Side {
+    /// The plate detector ran on one analysed frame in this many.
+    pub detect_every: u32,
+    /// Analysed frames/s.
+    pub analysed_fps: f64,
+    /// Decoded frames/s.
+    pub decoded_fps: f64,
+    /// passwatch ÷ reference, analysed frames/s.
+    pub ratio: f64,
+    /// Mean ms per analysed frame by stage, named as the reference names them.
+    pub stages_ms: BTreeMap<String, f64>,
+    /// Its reads against the reference's.
+    pub agreement: Agreement,
+}
+
 /// The comparison in the report.
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
-    /// passwatch's analysed frames/s on the same frames (one stream, plates only, same
-    /// threads).
-    pub passwatch_analysed_fps: f64,
-    /// passwatch's decoded frames/s.
-    pub passwatch_decoded_fps: f64,
+    /// passwatch ÷ reference analysed frames/s, doing the same work (`same_work.ratio`).
+    pub ratio: f64,
+    /// passwatch doing the same work as the reference: the detector on every analysed frame.
+    pub same_work: Side,
+    /// passwatch as configured (`--detect-every`, tracked plates read between detector frames),
+    /// when that is not every frame.
+    pub as_configured: Option<Side>,
     /// The reference's.
     pub reference: ReferenceRun,
-    /// passwatch ÷ reference, analysed frames/s.
-    pub ratio: f64,
-    /// passwatch's mean ms per analysed frame by stage, for the side-by-side table.
-    pub passwatch_stages_ms: BTreeMap<String, f64>,
-    /// Read agreement.
-    pub agreement: Agreement,
     /// The reference's command line.
     pub command: String,
 }

@@ -1,5 +1,6 @@
 //! The bench's output: the terminal table, the markdown report and its SVG chart.
 
+use super::reference::Side;
 use super::{BenchReport, SweepPoint};
 use anyhow::{Context, Result};
 use std::fmt::Write;
@@ -240,32 +241,55 @@ pub fn table(r: &BenchReport) -> String {
             c.reference.threads,
             c.reference.frames_analysed
         );
-        let _ = writeln!(
-            t,
-            "  passwatch {:.2} analysed/s, reference {:.2}: {:.2}× ",
-            c.passwatch_analysed_fps, c.reference.analysed_fps, c.ratio
-        );
-        let a = &c.agreement;
-        let _ = writeln!(
-            t,
-            "  reads: the same plate texts in {}/{} frames ({:.1}%); raw reads {}/{} ({:.1}%)",
-            a.same_texts,
-            a.frames,
-            100.0 * a.share,
-            a.same_raw,
-            a.frames,
-            100.0 * a.raw_share
-        );
-        let _ = writeln!(t, "  ms per analysed frame    passwatch  reference");
-        for (k, v) in &c.passwatch_stages_ms {
-            let theirs = c
-                .reference
-                .stages_ms
-                .get(k)
-                .map_or("-".to_string(), |x| format!("{x:.1}"));
-            let _ = writeln!(t, "    {k:<22} {v:>9.1}  {theirs:>9}");
+        let sides: Vec<&Side> = std::iter::once(&c.same_work)
+            .chain(c.as_configured.as_ref())
+            .collect();
+        for side in &sides {
+            let a = &side.agreement;
+            let _ = writeln!(
+                t,
+                "  {}: passwatch {:.2} analysed/s, reference {:.2}: {:.2}×; the same plate texts \
+                 in {}/{} frames ({:.1}%), raw reads {}/{} ({:.1}%)",
+                side_label(side),
+                side.analysed_fps,
+                c.reference.analysed_fps,
+                side.ratio,
+                a.same_texts,
+                a.frames,
+                100.0 * a.share,
+                a.same_raw,
+                a.frames,
+                100.0 * a.raw_share
+            );
         }
-        for e in &a.examples {
+        let _ = writeln!(
+            t,
+            "  ms per analysed frame  {}  reference",
+            sides
+                .iter()
+                .map(|s| format!("{:>9}", format!("pw 1/{}", s.detect_every)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        for (k, v) in &c.reference.stages_ms {
+            let ours: Vec<String> = sides
+                .iter()
+                .map(|s| {
+                    s.stages_ms
+                        .get(k)
+                        .map_or("-".into(), |x| format!("{x:>9.1}"))
+                })
+                .collect();
+            let _ = writeln!(t, "    {k:<20} {}  {v:>9.1}", ours.join(" "));
+        }
+        let tm: f64 = c
+            .same_work
+            .stages_ms
+            .get("track+match")
+            .copied()
+            .unwrap_or(0.0);
+        let _ = writeln!(t, "    {:<20} {tm:>9.1}  (passwatch only)", "track+match");
+        for e in &c.same_work.agreement.examples {
             let _ = writeln!(
                 t,
                 "  frame {} ({:.2} s): passwatch {:?}, reference {:?}: {}",
@@ -274,6 +298,17 @@ pub fn table(r: &BenchReport) -> String {
         }
     }
     t
+}
+
+fn side_label(side: &Side) -> String {
+    if side.detect_every <= 1 {
+        "same work (detector on every frame)".into()
+    } else {
+        format!(
+            "as configured (detector on 1 frame in {})",
+            side.detect_every
+        )
+    }
 }
 
 fn stage_label(name: &str) -> String {
@@ -500,57 +535,124 @@ pub fn markdown(r: &BenchReport, chart: &str) -> String {
             c.reference.threads,
             c.reference.frames_analysed
         );
+        let sides: Vec<&Side> = std::iter::once(&c.same_work)
+            .chain(c.as_configured.as_ref())
+            .collect();
+        let head: Vec<String> = sides.iter().map(|s| side_label(s)).collect();
         let _ = writeln!(
             t,
-            "| | passwatch | reference |\n|---|---:|---:|\n| analysed frames/s | {:.2} | {:.2} |\n\
-             | decoded frames/s | {:.1} | {:.1} |",
-            c.passwatch_analysed_fps,
-            c.reference.analysed_fps,
-            c.passwatch_decoded_fps,
-            c.reference.decoded_fps
+            "| | {} | reference |\n|---|{}---:|",
+            head.join(" | "),
+            "---:|".repeat(sides.len())
         );
-        for (k, ours) in &c.passwatch_stages_ms {
-            let theirs = c
-                .reference
-                .stages_ms
-                .get(k)
-                .map_or("–".to_string(), |x| format!("{x:.1}"));
-            let _ = writeln!(t, "| {k}, ms per analysed frame | {ours:.1} | {theirs} |");
-        }
-        let a = &c.agreement;
+        let row = |name: &str, ours: Vec<String>, theirs: String| {
+            format!("| {name} | {} | {theirs} |", ours.join(" | "))
+        };
         let _ = writeln!(
             t,
-            "\n**passwatch ÷ reference: {:.2}×.** Reads: the same plate texts in {} of {} frames \
-             ({:.1}%), the same raw CTC reads in {} ({:.1}%); {} frames had a read on either side.\n",
-            c.ratio,
-            a.same_texts,
-            a.frames,
-            100.0 * a.share,
-            a.same_raw,
-            100.0 * a.raw_share,
-            a.frames_with_reads
+            "{}",
+            row(
+                "analysed frames/s",
+                sides
+                    .iter()
+                    .map(|s| format!("{:.2}", s.analysed_fps))
+                    .collect(),
+                format!("{:.2}", c.reference.analysed_fps)
+            )
         );
-        if !a.causes.is_empty() {
-            let _ = writeln!(t, "| cause of a difference | frames |\n|---|---:|");
-            for (cause, k) in &a.causes {
-                let _ = writeln!(t, "| {cause} | {k} |");
-            }
+        let _ = writeln!(
+            t,
+            "{}",
+            row(
+                "passwatch ÷ reference",
+                sides
+                    .iter()
+                    .map(|s| format!("**{:.2}×**", s.ratio))
+                    .collect(),
+                String::new()
+            )
+        );
+        let _ = writeln!(
+            t,
+            "{}",
+            row(
+                "decoded frames/s",
+                sides
+                    .iter()
+                    .map(|s| format!("{:.1}", s.decoded_fps))
+                    .collect(),
+                format!("{:.1}", c.reference.decoded_fps)
+            )
+        );
+        for (k, theirs) in &c.reference.stages_ms {
             let _ = writeln!(
                 t,
-                "\n| frame | at s | passwatch | reference | cause |\n|---:|---:|---|---|---|"
+                "{}",
+                row(
+                    &format!("{k}, ms per analysed frame"),
+                    sides
+                        .iter()
+                        .map(|s| s.stages_ms.get(k).map_or("–".into(), |x| format!("{x:.1}")))
+                        .collect(),
+                    format!("{theirs:.1}")
+                )
             );
-            for e in &a.examples {
+        }
+        let _ = writeln!(
+            t,
+            "{}",
+            row(
+                "track + match, ms per analysed frame",
+                sides
+                    .iter()
+                    .map(|s| {
+                        s.stages_ms
+                            .get("track+match")
+                            .map_or("–".into(), |x| format!("{x:.1}"))
+                    })
+                    .collect(),
+                "–".into()
+            )
+        );
+        for side in &sides {
+            let a = &side.agreement;
+            let _ = writeln!(
+                t,
+                "\n**{}: passwatch ÷ reference {:.2}×.** Reads: the same plate texts in {} of {} \
+                 frames ({:.1}%), the same raw CTC reads in {} ({:.1}%); {} frames had a read on \
+                 either side.",
+                side_label(side),
+                side.ratio,
+                a.same_texts,
+                a.frames,
+                100.0 * a.share,
+                a.same_raw,
+                100.0 * a.raw_share,
+                a.frames_with_reads
+            );
+            if !a.causes.is_empty() {
+                let _ = writeln!(t, "\n| cause of a difference | frames |\n|---|---:|");
+                for (cause, k) in &a.causes {
+                    let _ = writeln!(t, "| {cause} | {k} |");
+                }
                 let _ = writeln!(
                     t,
-                    "| {} | {:.2} | {} | {} | {} |",
-                    e.index,
-                    e.at_s,
-                    e.passwatch.join(", "),
-                    e.reference.join(", "),
-                    e.cause
+                    "\n| frame | at s | passwatch | reference | cause |\n|---:|---:|---|---|---|"
                 );
+                for e in &a.examples {
+                    let _ = writeln!(
+                        t,
+                        "| {} | {:.2} | {} | {} | {} |",
+                        e.index,
+                        e.at_s,
+                        e.passwatch.join(", "),
+                        e.reference.join(", "),
+                        e.cause
+                    );
+                }
             }
         }
+        let _ = writeln!(t);
         if !c.reference.simplifications.is_empty() {
             let _ = writeln!(t, "\nWhere the reference does less than passwatch:\n");
             for s in &c.reference.simplifications {

@@ -2,11 +2,14 @@
 //!
 //! Each stream is what `replay` does for one file: its own decode thread ([`Ingest`], blocking
 //! queue, frames chosen on the media-time grid of the analysis rate), its own plate and face
-//! trackers, and the decisions on what they close ([`decide_plate`], [`decide_face`]). The
-//! inference is done by worker threads that own their models (`Session::run` takes `&mut self`):
-//! a stream hands its frame to whichever worker is free and waits for the result, so each stream
-//! has one frame in analysis at a time (its trackers need the frames in order) while its decoder
-//! works ahead.
+//! trackers, its plate schedule ([`PlateAnalyser`]: the detector on one analysed frame in
+//! `--detect-every`, tracked plates read in between), and the decisions on what the trackers
+//! close ([`decide_plate`], [`decide_face`]). The inference is done by worker threads that own
+//! their models (`Session::run` takes `&mut self`): a stream hands its frame to whichever worker
+//! is free and waits for the result, so each stream has one frame in analysis at a time (its
+//! trackers need the frames in order) while its decoder works ahead. The stream's plate
+//! schedule and tracker travel with the frame (the schedule reads the tracker's predicted boxes
+//! next to the reader) and come back with the result.
 //!
 //! ```text
 //! stream k: Ingest (decode thread) ──frame──▶ stream thread ──job──▶ [shared queue] ──▶ worker w
@@ -25,6 +28,7 @@ use super::stats::Samples;
 use crate::face_sighting::{FaceMatch, FaceSighting, FaceUsed};
 use crate::faces::{FaceTrack, FaceTracker, FaceTrackerConfig};
 use crate::ingest::{Frame, FrameSelection, Ingest, IngestMessage};
+use crate::plates::{PlateAnalyser, PlateSchedule};
 use crate::registry::{PassSnapshot, WatchlistSnapshot};
 use crate::rules::{decide_face, decide_plate, FaceOutcome, FaceThreshold, PlateOutcome};
 use crate::sighting::{PlateRead, PlateSighting};
@@ -114,6 +118,8 @@ pub struct StreamsConfig {
     /// Keep up to this many of stream 0's analysed frames, spread over the run (the inputs of
     /// the inference-only measurement).
     pub keep_frames: usize,
+    /// When the plate detector runs.
+    pub schedule: PlateSchedule,
 }
 
 /// One read of a frame, as the comparison with the reference needs it.
@@ -175,6 +181,8 @@ pub struct Outcomes {
 /// Work counts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Work {
+    /// Analysed frames the plate detector ran on (the others were read around tracks).
+    pub detector_frames: u64,
     /// Plate crops read.
     pub crops: u64,
     /// Faces embedded.
@@ -219,8 +227,15 @@ pub struct StreamsRun {
     pub kept_frames: Vec<RgbImage>,
 }
 
+/// A stream's plate state, lent to the worker with each frame.
+struct PlateState {
+    analyser: PlateAnalyser,
+    tracker: Tracker,
+}
+
 struct Job {
     frame: Frame,
+    plates: Option<Box<PlateState>>,
     submitted: Instant,
     reply: SyncSender<Reply>,
 }
@@ -228,11 +243,13 @@ struct Job {
 #[derive(Default)]
 struct Reply {
     frame: Option<Frame>,
+    plate_state: Option<Box<PlateState>>,
     plates: Vec<PlateObservation>,
     faces: Vec<DetectedFace>,
     /// (stage, seconds) of the worker's stages.
     stages: Vec<(&'static str, f64)>,
     crops: u64,
+    detector_frames: u64,
     faces_embedded: u64,
     error: Option<String>,
 }
@@ -347,6 +364,7 @@ fn combine(streams: usize, workers: usize, t0: Instant, results: Vec<StreamResul
             run.stage_samples.entry(k).or_default().extend(&v);
         }
         run.work.crops += r.work.crops;
+        run.work.detector_frames += r.work.detector_frames;
         run.work.faces += r.work.faces;
         let (o, p) = (&mut run.outcomes, &r.outcomes);
         o.plate_tracks += p.plate_tracks;
@@ -383,25 +401,29 @@ fn worker_loop(models: &mut WorkerModels, rx: &Mutex<Receiver<Job>>) {
             Ok(guard) => guard.recv(),
             Err(_) => return,
         };
-        let Ok(job) = job else {
+        let Ok(mut job) = job else {
             return; // every stream is done
         };
         let started = Instant::now();
-        let mut reply = analyse(models, &job.frame);
+        let mut reply = analyse(models, &job.frame, job.plates.as_deref_mut());
         reply
             .stages
             .push(("queue", started.duration_since(job.submitted).as_secs_f64()));
         reply.frame = Some(job.frame);
+        reply.plate_state = job.plates;
         let _ = job.reply.send(reply);
     }
 }
 
 /// The models' work on one frame, timed by stage from the readers' own stage clocks.
-fn analyse(models: &mut WorkerModels, frame: &Frame) -> Reply {
+fn analyse(models: &mut WorkerModels, frame: &Frame, plates: Option<&mut PlateState>) -> Reply {
     let mut reply = Reply::default();
-    if let Some(reader) = models.plates.as_mut() {
+    if let (Some(reader), Some(state)) = (models.plates.as_mut(), plates) {
         let before = reader.times;
-        match reader.read_frame(&frame.image) {
+        let read = state
+            .analyser
+            .read(reader, &state.tracker, &frame.image, frame.media_time);
+        match read {
             Ok(obs) => reply.plates = obs,
             Err(e) => {
                 reply.error = Some(format!("plate reading, frame {}: {e}", frame.index));
@@ -417,6 +439,8 @@ fn analyse(models: &mut WorkerModels, frame: &Frame) -> Reply {
             .push(("plate_refine", t.refine_s - before.refine_s));
         reply.stages.push(("plate_ocr", t.ocr_s - before.ocr_s));
         reply.crops = t.crops - before.crops;
+        reply.detector_frames =
+            (t.frames - before.frames) - (t.tracked_frames - before.tracked_frames);
     }
     if let Some(matcher) = models.faces.as_mut() {
         let before = matcher.timings();
@@ -552,7 +576,10 @@ fn run_one_stream(
             None => open()?,
         };
         figures.plays += 1;
-        let mut tracker = Tracker::new(TrackerConfig::default());
+        let mut plate_state = Some(Box::new(PlateState {
+            analyser: PlateAnalyser::new(cfg.schedule.clone()),
+            tracker: Tracker::new(TrackerConfig::default()),
+        }));
         let mut face_tracker = FaceTracker::new(face_cfg.clone());
         let counters = current.counters.clone();
         let (mut last_pull, mut last_convert) = (0u64, 0u64);
@@ -583,6 +610,7 @@ fn run_one_stream(
             let received = Instant::now();
             jobs.send(Job {
                 frame,
+                plates: plate_state.take(),
                 submitted: received,
                 reply: reply_tx.clone(),
             })
@@ -593,6 +621,7 @@ fn run_one_stream(
             if let Some(e) = reply.error {
                 return Err(anyhow!("stream {id}: {e}"));
             }
+            plate_state = reply.plate_state;
             let frame = reply
                 .frame
                 .ok_or_else(|| anyhow!("stream {id}: a worker kept the frame"))?;
@@ -600,6 +629,7 @@ fn run_one_stream(
                 st.sample(stage, *s);
             }
             st.work.crops += reply.crops;
+            st.work.detector_frames += reply.detector_frames;
             st.work.faces += reply.faces_embedded;
             figures.analysed += 1;
             if cfg.record_reads && id == 0 {
@@ -612,7 +642,13 @@ fn run_one_stream(
             kept.offer(|| frame.image.clone());
 
             let t = Instant::now();
-            let ended = tracker.update(frame.media_time, frame.index, &frame.image, reply.plates);
+            let ended = match plate_state.as_deref_mut() {
+                Some(p) => {
+                    p.tracker
+                        .update(frame.media_time, frame.index, &frame.image, reply.plates)
+                }
+                None => Vec::new(),
+            };
             let ended_faces = if run_faces {
                 face_tracker.update(frame.media_time, &frame.image, reply.faces)
             } else {
@@ -635,7 +671,11 @@ fn run_one_stream(
         }
         figures.decoded += decoded_in_play;
         // The file ended (or the run did): its open tracks close, as at the end of a replay.
-        for track in tracker.finish() {
+        for track in plate_state
+            .as_deref_mut()
+            .map(|p| p.tracker.finish())
+            .unwrap_or_default()
+        {
             st.close_plate(track);
         }
         for track in face_tracker.finish() {

@@ -87,3 +87,45 @@ pw_step() {
     fi
     return "$rc"
 }
+
+# pw_reference_venv: the reference pipeline's own venv (bench/reference, run by
+# `passwatch bench --compare-reference`): ${PASSWATCH_CACHE}/venv-reference with the pinned
+# bench/reference/requirements.txt installed from PyPI. Made when missing, brought up to date
+# when the requirements change (their SHA-256 is kept in the venv), silent otherwise. Needs
+# PASSWATCH_CACHE and python3 with its venv module.
+pw_reference_venv() {
+    local venv=$PASSWATCH_CACHE/venv-reference
+    local req=bench/reference/requirements.txt
+    local stamp=$venv/.passwatch-requirements.sha256
+    local want
+    [[ -f $req ]] || die "$req not found"
+    want=$(sha256sum "$req") || die "cannot hash $req"
+    want=${want%% *}
+    if [[ -x $venv/bin/python && -f $stamp && $(<"$stamp") == "$want" ]]; then
+        return 0
+    fi
+    # One set-up at a time per cache (the model fetch has the same rule).
+    local lock fd
+    lock=$PASSWATCH_CACHE/.venv-reference.lock
+    exec {fd}>"$lock"
+    flock "$fd"
+    if [[ -x $venv/bin/python && -f $stamp && $(<"$stamp") == "$want" ]]; then
+        exec {fd}>&-
+        return 0
+    fi
+    local log=$PASSWATCH_CACHE/logs/venv-reference.log
+    mkdir -p "${log%/*}"
+    note "installing the reference pipeline's packages ($req) into $venv (log: $log)"
+    : >"$log"
+    if [[ ! -x $venv/bin/python ]] && ! python3 -m venv "$venv" >>"$log" 2>&1; then
+        cat "$log" >&2
+        die "cannot create the venv $venv (is python3-venv installed?)"
+    fi
+    if ! PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --no-input \
+        -r "$req" >>"$log" 2>&1 </dev/null; then
+        cat "$log" >&2
+        die "pip install -r $req failed (log above, also in $log)"
+    fi
+    printf '%s\n' "$want" >"$stamp"
+    exec {fd}>&-
+}

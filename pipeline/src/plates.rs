@@ -25,7 +25,9 @@ pub struct PlateSchedule {
     /// A tracked region is the predicted box grown by this share of its size on each side.
     /// Default 0.6.
     pub grow: f32,
-    /// Only tracks seen within this long are read around. Default 0.5 s.
+    /// Only tracks seen within this long are read around. Default 0.5 s; never less than one
+    /// and a half analysed-frame intervals, so that at a low analysis rate (2 fps: frames
+    /// 0.5 s apart) a track seen on the previous analysed frame still counts as recent.
     pub recent: MediaTime,
 }
 
@@ -44,6 +46,8 @@ impl Default for PlateSchedule {
 pub struct PlateAnalyser {
     schedule: PlateSchedule,
     frames: u64,
+    /// Media time of the previous analysed frame.
+    previous: Option<MediaTime>,
 }
 
 impl PlateAnalyser {
@@ -52,6 +56,7 @@ impl PlateAnalyser {
         PlateAnalyser {
             schedule,
             frames: 0,
+            previous: None,
         }
     }
 
@@ -66,11 +71,16 @@ impl PlateAnalyser {
     ) -> Result<Vec<PlateObservation>, PlateError> {
         let n = self.frames;
         self.frames += 1;
+        let interval = self
+            .previous
+            .map_or(0, |p| at.as_nanos().saturating_sub(p.as_nanos()));
+        self.previous = Some(at);
+        let recent = recent_window(self.schedule.recent, interval);
         let every = u64::from(self.schedule.detect_every.max(1));
-        let regions = if n % every == 0 {
+        let regions = if n.is_multiple_of(every) {
             Vec::new()
         } else {
-            tracker.predicted_boxes(at, self.schedule.recent)
+            tracker.predicted_boxes(at, recent)
         };
         if regions.is_empty() {
             reader.read_frame(frame)
@@ -82,5 +92,29 @@ impl PlateAnalyser {
                 tracker.config().max_text_cost,
             )
         }
+    }
+}
+
+/// How recently a track must have been seen to be read around: `recent`, or one and a half
+/// analysed-frame intervals when frames are further apart than that.
+fn recent_window(recent: MediaTime, interval_ns: u64) -> MediaTime {
+    MediaTime::from_nanos(recent.as_nanos().max(interval_ns.saturating_mul(3) / 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_covers_the_previous_analysed_frame_at_low_rates() {
+        let half = MediaTime::from_secs_f64(0.5);
+        // 5 analysed fps: frames 0.2 s apart, the configured 0.5 s stands.
+        assert_eq!(recent_window(half, 200_000_000), half);
+        // 2 analysed fps on a 25 fps grid: frames 0.52 s apart, a track seen on the previous
+        // one is still recent.
+        let w = recent_window(half, 520_000_000);
+        assert_eq!(w.as_nanos(), 780_000_000);
+        // The first frame has no interval.
+        assert_eq!(recent_window(half, 0), half);
     }
 }

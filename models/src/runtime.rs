@@ -315,7 +315,7 @@ fn build_session(
     let s = |e: ort::Error<_>| e.to_string();
     let mut builder = Session::builder(env)
         .map_err(|e| e.to_string())?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(s)?
         .with_intra_threads(options.intra_threads.max(1))
         .map_err(s)?

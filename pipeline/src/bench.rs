@@ -695,6 +695,7 @@ fn compare_reference(
     };
     Ok(Comparison {
         ratio: same_work.ratio,
+        cpu_ratio: same_work.cpu_ratio,
         same_work,
         as_configured,
         reference,
@@ -741,11 +742,15 @@ fn passwatch_side(
     .iter()
     .map(|(k, v)| (k.to_string(), *v))
     .collect();
+    let cpu_ms = run.cpu_s * 1e3 / n;
+    let reference_cpu_ms = reference.cpu_s * 1e3 / reference.frames_analysed.max(1) as f64;
     Ok(reference::Side {
         detect_every,
         analysed_fps: run.analysed_fps,
         decoded_fps: run.pipeline_fps,
         ratio: analysis::share(run.analysed_fps, reference.analysed_fps),
+        cpu_ms_per_analysed: cpu_ms,
+        cpu_ratio: analysis::share(reference_cpu_ms, cpu_ms),
         stages_ms,
         agreement: reference::agreement(&run.reads, &reference.reads),
     })
@@ -857,11 +862,14 @@ mod tests {
             }),
             reference: Some(Comparison {
                 ratio: 3.1 / 2.8,
+                cpu_ratio: 1.2,
                 same_work: Side {
                     detect_every: 1,
                     analysed_fps: 3.1,
                     decoded_fps: 15.5,
                     ratio: 3.1 / 2.8,
+                    cpu_ms_per_analysed: 600.0,
+                    cpu_ratio: 1.2,
                     stages_ms: [("detect".to_string(), 280.0)].into_iter().collect(),
                     agreement: Agreement {
                         frames: 40,

@@ -97,7 +97,7 @@ pub fn init() -> Result<(), IngestError> {
 pub struct Frame {
     /// Index of the frame among all decoded frames of the source (0-based).
     pub index: u64,
-    /// The buffer's presentation timestamp.
+    /// The buffer's running time (its PTS through the segment: zero-based).
     pub media_time: MediaTime,
     /// The frame as packed RGB8.
     pub image: RgbImage,

@@ -29,6 +29,7 @@ use crate::registry::import::read_passes_file;
 use crate::registry::{PassSnapshot, Registry, WatchlistSnapshot};
 use crate::replay::{ReplayModels, DEFAULT_PLATE_ANALYSE_FPS};
 use crate::site::{Analysis, Site, MAX_ANALYSE_FPS};
+use crate::track::TrackerConfig;
 use anyhow::{Context, Result};
 use clap::Args;
 use passwatch_models::ModelCache;
@@ -413,7 +414,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let cell = Arc::new(SnapshotCell::new(first));
 
     let board = Arc::new(FrameBoard::new(planned.len()));
-    let shared = Arc::new(Shared::new(
+    let mut shared = Shared::new(
         site.clone(),
         planned.iter().map(|p| p.info.clone()).collect(),
         board.clone(),
@@ -424,7 +425,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         threshold,
         regions,
         args.out.clone(),
-    ));
+    );
+    shared.tracker = TrackerConfig {
+        schedule: model_args.plate_schedule(),
+        ..TrackerConfig::default()
+    };
+    let shared = Arc::new(shared);
 
     let done = Stop::new();
     shutdown::enforce_bound(stop.clone(), done.clone(), bound)
@@ -534,7 +540,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 .unwrap_or_default()
         );
     }
+    // The HTTP server stops with the process; it is not waited for (a client holding a
+    // connection open must not hold the exit).
     control.stop_http.trigger();
-    let _ = control.thread.join();
+    drop(control.thread);
     Ok(ExitCode::SUCCESS)
 }

@@ -19,6 +19,9 @@ pub struct ReferenceRun {
     pub frames_analysed: u64,
     /// Wall seconds of the decode-and-read loop (model loading excluded).
     pub wall_s: f64,
+    /// CPU seconds of the process over that loop, all threads.
+    #[serde(default)]
+    pub cpu_s: f64,
     /// Analysed frames per second.
     pub analysed_fps: f64,
     /// Decoded frames per second.
@@ -89,6 +92,11 @@ pub struct Side {
     pub decoded_fps: f64,
     /// passwatch ÷ reference, analysed frames/s.
     pub ratio: f64,
+    /// CPU ms per analysed frame, all threads.
+    pub cpu_ms_per_analysed: f64,
+    /// The reference's CPU ms per analysed frame ÷ passwatch's: the same comparison in CPU
+    /// time, which other processes on a shared machine disturb much less than wall time.
+    pub cpu_ratio: f64,
     /// Mean ms per analysed frame by stage, named as the reference names them.
     pub stages_ms: BTreeMap<String, f64>,
     /// Its reads against the reference's.
@@ -100,6 +108,8 @@ pub struct Side {
 pub struct Comparison {
     /// passwatch ÷ reference analysed frames/s, doing the same work (`same_work.ratio`).
     pub ratio: f64,
+    /// The same in CPU time (`same_work.cpu_ratio`).
+    pub cpu_ratio: f64,
     /// passwatch doing the same work as the reference: the detector on every analysed frame.
     pub same_work: Side,
     /// passwatch as configured (`--detect-every`, tracked plates read between detector frames),

@@ -248,12 +248,13 @@ pub fn table(r: &BenchReport) -> String {
             let a = &side.agreement;
             let _ = writeln!(
                 t,
-                "  {}: passwatch {:.2} analysed/s, reference {:.2}: {:.2}×; the same plate texts \
-                 in {}/{} frames ({:.1}%), raw reads {}/{} ({:.1}%)",
+                "  {}: passwatch {:.2} analysed/s, reference {:.2}: {:.2}× ({:.2}× in CPU time); \
+                 the same plate texts in {}/{} frames ({:.1}%), raw reads {}/{} ({:.1}%)",
                 side_label(side),
                 side.analysed_fps,
                 c.reference.analysed_fps,
                 side.ratio,
+                side.cpu_ratio,
                 a.same_texts,
                 a.frames,
                 100.0 * a.share,
@@ -568,6 +569,33 @@ pub fn markdown(r: &BenchReport, chart: &str) -> String {
                 sides
                     .iter()
                     .map(|s| format!("**{:.2}×**", s.ratio))
+                    .collect(),
+                String::new()
+            )
+        );
+        let _ = writeln!(
+            t,
+            "{}",
+            row(
+                "CPU ms per analysed frame (all threads)",
+                sides
+                    .iter()
+                    .map(|s| format!("{:.0}", s.cpu_ms_per_analysed))
+                    .collect(),
+                format!(
+                    "{:.0}",
+                    c.reference.cpu_s * 1e3 / c.reference.frames_analysed.max(1) as f64
+                )
+            )
+        );
+        let _ = writeln!(
+            t,
+            "{}",
+            row(
+                "reference ÷ passwatch, CPU time",
+                sides
+                    .iter()
+                    .map(|s| format!("{:.2}×", s.cpu_ratio))
                     .collect(),
                 String::new()
             )

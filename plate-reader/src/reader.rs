@@ -711,6 +711,7 @@ pub fn load_reader(
             load(Role::PlateTextDetector)?,
             DbnetConfig {
                 limit_side: LINE_FINDER_SIDE,
+                max_side: LINE_FINDER_MAX_SIDE,
                 ..DbnetConfig::default()
             },
         )?)
@@ -723,3 +724,9 @@ pub fn load_reader(
 
 /// Short side, in pixels, a plate box is scaled to when looking for the text lines inside it.
 pub const LINE_FINDER_SIDE: u32 = 128;
+
+/// Longest side, in pixels, of the line finder's input: a plate close to the camera (or a
+/// tracked region grown around it) is scaled down to this. Without the cap a region of a
+/// zoomed-in plate ran DBNet at up to 1280×736, and ONNX Runtime's arena grew by 100+ MiB
+/// the first time one came by.
+pub const LINE_FINDER_MAX_SIDE: u32 = 640;

@@ -213,6 +213,7 @@ struct EvalPlates {
 }
 
 fn main() -> ExitCode {
+    fixed_mmap_threshold();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PASSWATCH_LOG")
@@ -739,4 +740,18 @@ fn enroll(a: EnrollArgs) -> Result<()> {
         ),
     }
     Ok(())
+}
+
+/// Allocations of 1 MiB and more (frames, tensors) get their own mapping, returned to the system
+/// when freed. glibc otherwise raises its mmap threshold after the first such free and serves
+/// later frames from its per-thread arenas, which fragment: a 4-camera `passwatch run` grew
+/// from 579 to 619 MiB in 4 minutes (and on), against 518 → 525 MiB with a fixed threshold
+/// (design/live.md, *Memory*). 1 MiB rather than less: OCR batches sit just below it and
+/// mapping them cost 7% of replay time at 256 KiB, within noise at 1 MiB.
+fn fixed_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }

@@ -314,7 +314,7 @@ mod tests {
         assert_eq!(char_accuracy("ABC123", "ABC123"), 1.0);
         assert!((char_accuracy("ABC12", "ABC123") - 5.0 / 6.0).abs() < 1e-9);
         assert_eq!(char_accuracy("", "ABC"), 0.0);
-        assert_eq!(char_accuracy("XXXXXXXX", "AB"), 0.0);
+        assert_eq!(char_accuracy("QQQQQQQQ", "AB"), 0.0);
     }
 }
 

@@ -224,25 +224,7 @@ impl Ingest {
         convert
             .link(&appsink)
             .map_err(|e| IngestError::Setup(format!("link appsink: {e}")))?;
-        // decodebin exposes a pad per stream once it knows them; link the first video one.
-        let convert_weak = convert.downgrade();
-        decodebin.connect_pad_added(move |_, pad| {
-            let Some(convert) = convert_weak.upgrade() else {
-                return;
-            };
-            let is_video = pad
-                .current_caps()
-                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
-                .unwrap_or(false);
-            let Some(sink) = convert.static_pad("sink") else {
-                return;
-            };
-            if is_video && !sink.is_linked() {
-                if let Err(e) = pad.link(&sink) {
-                    tracing::warn!(error = ?e, "cannot link the decoded video pad");
-                }
-            }
-        });
+        link_first_video_pad(&decodebin, &convert);
 
         let bus = pipeline
             .bus()
@@ -646,4 +628,27 @@ fn first_error(bus: &gst::Bus) -> Option<String> {
 fn short_name(name: &str) -> String {
     let base = name.rsplit('/').next().unwrap_or(name);
     base.chars().take(10).collect()
+}
+
+/// decodebin exposes a pad per stream once it knows them: links the first video one to
+/// `convert`'s sink (audio and later video pads stay unlinked).
+pub(crate) fn link_first_video_pad(decodebin: &gst::Element, convert: &gst::Element) {
+    let convert_weak = convert.downgrade();
+    decodebin.connect_pad_added(move |_, pad| {
+        let Some(convert) = convert_weak.upgrade() else {
+            return;
+        };
+        let is_video = pad
+            .current_caps()
+            .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
+            .unwrap_or(false);
+        let Some(sink) = convert.static_pad("sink") else {
+            return;
+        };
+        if is_video && !sink.is_linked() {
+            if let Err(e) = pad.link(&sink) {
+                tracing::warn!(error = ?e, "cannot link the decoded video pad");
+            }
+        }
+    });
 }

@@ -22,7 +22,7 @@ use crate::registry::PassSnapshot;
 use crate::registry::WatchlistSnapshot;
 use crate::rules::{decide_face, FaceDecision, FaceOutcome, FaceThreshold};
 use crate::rules::{decide_plate, PlateOutcome};
-use crate::sighting::{PlateRead, PlateSighting};
+use crate::sighting::PlateSighting;
 use crate::site::Site;
 use crate::time::{MediaTime, WallTime};
 use crate::track::{is_sighting, Track, Tracker, TrackerConfig};
@@ -573,29 +573,14 @@ impl DecideCtx<'_, '_> {
             counts.too_few_reads += 1;
             return Ok(());
         };
-        let sighting = PlateSighting {
-            camera_id: self.camera_id.to_string(),
-            source: self.source.to_string(),
-            source_key: self.source_key.to_string(),
-            track_id: track.id,
-            first_seen: track.first_seen(),
-            last_seen: track.last_seen(),
-            wall_time: track.first_seen().to_wall(self.start),
-            plate: consensus.text.clone(),
-            region: consensus.region.clone(),
-            confidence: consensus.confidence,
-            reads: track
-                .reads
-                .iter()
-                .map(|r| PlateRead {
-                    media_time: r.media_time,
-                    text: r.observation.text.clone(),
-                    confidence: r.observation.confidence,
-                    bbox_in_frame: r.bbox_in_frame,
-                })
-                .collect(),
-            images: None,
-        };
+        let sighting = PlateSighting::of_track(
+            &track,
+            &consensus,
+            self.camera_id,
+            self.source,
+            self.source_key,
+            self.start,
+        );
         let decision = decide_plate(&sighting, self.setup.site, self.setup.passes);
         counts.sightings += 1;
         match &decision.outcome {

@@ -66,6 +66,43 @@ pub struct PlateSighting {
     pub images: Option<SightingImages>,
 }
 
+impl PlateSighting {
+    /// The sighting of a closed track with its consensus, without images (the caller adds the
+    /// evidence only when the rules ask for it). `start` maps media time to wall time.
+    pub fn of_track(
+        track: &crate::track::Track,
+        consensus: &passwatch_plate_reader::consensus::Consensus,
+        camera_id: &str,
+        source: &str,
+        source_key: &str,
+        start: WallTime,
+    ) -> Self {
+        PlateSighting {
+            camera_id: camera_id.to_string(),
+            source: source.to_string(),
+            source_key: source_key.to_string(),
+            track_id: track.id,
+            first_seen: track.first_seen(),
+            last_seen: track.last_seen(),
+            wall_time: track.first_seen().to_wall(start),
+            plate: consensus.text.clone(),
+            region: consensus.region.clone(),
+            confidence: consensus.confidence,
+            reads: track
+                .reads
+                .iter()
+                .map(|r| PlateRead {
+                    media_time: r.media_time,
+                    text: r.observation.text.clone(),
+                    confidence: r.observation.confidence,
+                    bbox_in_frame: r.bbox_in_frame,
+                })
+                .collect(),
+            images: None,
+        }
+    }
+}
+
 fn ser_media_secs<S: serde::Serializer>(t: &MediaTime, s: S) -> Result<S::Ok, S::Error> {
     // Milliseconds are what a reviewer needs; fixed precision keeps replays byte-identical.
     s.serialize_f64((t.as_millis() as f64) / 1000.0)

@@ -31,7 +31,7 @@ use crate::ingest::{Frame, FrameSelection, Ingest, IngestMessage};
 use crate::plates::{PlateAnalyser, PlateSchedule};
 use crate::registry::{PassSnapshot, WatchlistSnapshot};
 use crate::rules::{decide_face, decide_plate, FaceOutcome, FaceThreshold, PlateOutcome};
-use crate::sighting::{PlateRead, PlateSighting};
+use crate::sighting::PlateSighting;
 use crate::site::Site;
 use crate::time::WallTime;
 use crate::track::{is_sighting, Track, Tracker, TrackerConfig};
@@ -727,29 +727,14 @@ impl StreamState<'_> {
         let Some(consensus) = track.consensus(self.formats, &self.regions) else {
             return;
         };
-        let sighting = PlateSighting {
-            camera_id: BENCH_CAMERA.to_string(),
-            source: self.source.clone(),
-            source_key: self.source.clone(),
-            track_id: track.id,
-            first_seen: track.first_seen(),
-            last_seen: track.last_seen(),
-            wall_time: track.first_seen().to_wall(self.world.start),
-            plate: consensus.text.clone(),
-            region: consensus.region.clone(),
-            confidence: consensus.confidence,
-            reads: track
-                .reads
-                .iter()
-                .map(|r| PlateRead {
-                    media_time: r.media_time,
-                    text: r.observation.text.clone(),
-                    confidence: r.observation.confidence,
-                    bbox_in_frame: r.bbox_in_frame,
-                })
-                .collect(),
-            images: None,
-        };
+        let sighting = PlateSighting::of_track(
+            &track,
+            &consensus,
+            BENCH_CAMERA,
+            &self.source,
+            &self.source,
+            self.world.start,
+        );
         let decision = decide_plate(&sighting, &self.world.site, &self.world.passes);
         self.outcomes.sightings += 1;
         if matches!(decision.outcome, PlateOutcome::Violation { .. }) {

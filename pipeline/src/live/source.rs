@@ -394,24 +394,7 @@ impl GstSource {
                 })?;
             }
         }
-        let convert_weak = convert.downgrade();
-        decodebin.connect_pad_added(move |_, pad| {
-            let Some(convert) = convert_weak.upgrade() else {
-                return;
-            };
-            let is_video = pad
-                .current_caps()
-                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
-                .unwrap_or(false);
-            let Some(sink) = convert.static_pad("sink") else {
-                return;
-            };
-            if is_video && !sink.is_linked() {
-                if let Err(e) = pad.link(&sink) {
-                    tracing::warn!(error = ?e, "cannot link the decoded video pad");
-                }
-            }
-        });
+        crate::ingest::link_first_video_pad(&decodebin, &convert);
         let arrived = Arc::new(AtomicU64::new(0));
         if let Some(pad) = appsink.static_pad("sink") {
             let counter = arrived.clone();

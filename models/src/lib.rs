@@ -8,10 +8,12 @@
 //!   it is loaded;
 //! - [`Model`]: an ONNX Runtime session (through `ort`, library loaded at run time) with a
 //!   configurable thread count and [`ExecutionProvider`], checked against its manifest;
+//! - [`graph`]: the plate detector's graph cut to its boxes and fitted to the frame's canvas;
 //! - [`preprocess`]: resizing, letterboxing and normalisation of RGB images into NCHW tensors.
 #![deny(missing_docs)]
 
 pub mod cache;
+pub mod graph;
 pub mod manifest;
 pub mod preprocess;
 pub mod runtime;
@@ -79,6 +81,16 @@ pub enum ModelError {
         /// Model file.
         path: PathBuf,
         /// ONNX Runtime's message.
+        message: String,
+    },
+    /// A graph could not be fitted to the run (see [`graph`]).
+    #[error("model {model} ({path}): cannot prepare its graph: {message}")]
+    Prepare {
+        /// Model id.
+        model: String,
+        /// Model file.
+        path: PathBuf,
+        /// What did not fit.
         message: String,
     },
     /// The execution provider asked for is not usable and falling back was not allowed.

@@ -169,6 +169,71 @@ impl Model {
         cache: &ModelCache,
         options: &SessionOptions,
     ) -> Result<Model, ModelError> {
+        Self::load_from(manifest, path, GraphSource::File(path), cache, options)
+    }
+
+    /// Loads a YOLOv8 detector cut down to its boxes and fitted to a `canvas` (width, height)
+    /// of multiples of 32 (see [`crate::graph`]). The file's SHA-256 is checked as for
+    /// [`Model::load`]; the edit is made in memory. The model's manifest then has the canvas
+    /// as its input shape and `[1, -1, anchors]` as its output.
+    pub fn load_yolov8_fitted(
+        manifest: &ModelManifest,
+        cache: &ModelCache,
+        options: &SessionOptions,
+        canvas: (u32, u32),
+    ) -> Result<Model, ModelError> {
+        let path = cache.verified_model(manifest)?;
+        let prepare_err = |message: String| ModelError::Prepare {
+            model: manifest.id.clone(),
+            path: path.clone(),
+            message,
+        };
+        let original = manifest
+            .fixed_width()
+            .zip(manifest.fixed_height())
+            .ok_or_else(|| prepare_err("the manifest's input has no fixed canvas".into()))?;
+        let output = manifest
+            .outputs
+            .first()
+            .ok_or_else(|| prepare_err("the manifest names no output".into()))?;
+        let bytes = std::fs::read(&path).map_err(|source| ModelError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let prepared = crate::graph::yolov8_boxes(
+            &bytes,
+            &manifest.input.name,
+            &output.name,
+            original,
+            canvas,
+        )
+        .map_err(prepare_err)?;
+        drop(bytes);
+        let mut fitted = manifest.clone();
+        fitted.input.shape = vec![1, 3, i64::from(canvas.1), i64::from(canvas.0)];
+        fitted.outputs = vec![crate::manifest::OutputSpec {
+            name: output.name.clone(),
+            shape: vec![1, -1, prepared.anchors as i64],
+        }];
+        tracing::debug!(model = %manifest.id, width = canvas.0, height = canvas.1,
+            anchors = prepared.anchors, nodes_removed = prepared.nodes_removed,
+            "detector fitted to its canvas");
+        Self::load_from(
+            &fitted,
+            &path,
+            GraphSource::Memory(&prepared.bytes),
+            cache,
+            options,
+        )
+    }
+
+    fn load_from(
+        manifest: &ModelManifest,
+        path: &Path,
+        source: GraphSource<'_>,
+        cache: &ModelCache,
+        options: &SessionOptions,
+    ) -> Result<Model, ModelError> {
         let env = environment(cache)?;
         let session_err = |message: String| ModelError::Session {
             model: manifest.id.clone(),
@@ -177,16 +242,16 @@ impl Model {
         };
         let (session, provider) = match options.provider {
             ExecutionProvider::Cpu => (
-                build_session(env, path, options, None).map_err(session_err)?,
+                build_session(env, source, options, None).map_err(session_err)?,
                 ExecutionProvider::Cpu,
             ),
-            gpu => match build_session(env, path, options, Some(gpu)) {
+            gpu => match build_session(env, source, options, Some(gpu)) {
                 Ok(s) => (s, gpu),
                 Err(e) if !options.require_provider => {
                     tracing::warn!(model = %manifest.id, provider = %gpu, error = %e,
                         "execution provider unavailable, falling back to the CPU");
                     (
-                        build_session(env, path, options, None).map_err(session_err)?,
+                        build_session(env, source, options, None).map_err(session_err)?,
                         ExecutionProvider::Cpu,
                     )
                 }
@@ -308,7 +373,7 @@ fn inference_err(model: &str, e: impl std::fmt::Display) -> ModelError {
 /// builder and are not `Send`.
 fn build_session(
     env: &ort::environment::Environment,
-    path: &Path,
+    source: GraphSource<'_>,
     options: &SessionOptions,
     provider: Option<ExecutionProvider>,
 ) -> Result<Session, String> {
@@ -335,7 +400,20 @@ fn build_session(
             .with_execution_providers([ep.error_on_failure()])
             .map_err(s)?;
     }
-    builder.commit_from_file(path).map_err(|e| e.to_string())
+    match source {
+        GraphSource::File(path) => builder.commit_from_file(path),
+        GraphSource::Memory(bytes) => builder.commit_from_memory(bytes),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// Where a session's graph comes from.
+#[derive(Clone, Copy)]
+enum GraphSource<'a> {
+    /// The model file.
+    File(&'a Path),
+    /// An edited graph.
+    Memory(&'a [u8]),
 }
 
 /// Compares the session's real inputs and outputs with the manifest.
@@ -412,10 +490,10 @@ fn check_value(
         && real
             .iter()
             .zip(want_shape)
-            .all(|(&r, &w)| r == w || (r == -1 && w > 0));
+            .all(|(&r, &w)| r == w || w == -1 || (r == -1 && w > 0));
     if !compatible {
         return Err(format!(
-            "{name:?} has shape {real:?}, the manifest says {want_shape:?} (-1 = dynamic)"
+            "{name:?} has shape {real:?}, the manifest says {want_shape:?} (-1 = any)"
         ));
     }
     Ok(())

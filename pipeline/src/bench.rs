@@ -465,6 +465,7 @@ pub fn run_report(args: &BenchArgs) -> Result<BenchReport> {
         detector_share: main_run.work.detector_frames as f64 / analysed,
         detector: args.models.detector,
         refine: !args.models.no_refine,
+        platedet_canvas: args.models.platedet_canvas,
         faces: plan.faces,
         crops_per_frame: main_run.work.crops as f64 / analysed,
         faces_per_frame: main_run.work.faces as f64 / analysed,

@@ -6,7 +6,7 @@ use crate::site::Site;
 use anyhow::{Context, Result};
 use clap::Args;
 use passwatch_models::{ExecutionProvider, ModelCache, ModelManifest, Role, SessionOptions};
-use passwatch_plate_reader::detect::DetectorKind;
+use passwatch_plate_reader::detect::{DetectorKind, PlatedetCanvas};
 use passwatch_plate_reader::reader::{load_reader, PlateReader, ReaderConfig};
 use std::path::PathBuf;
 
@@ -16,6 +16,11 @@ pub struct ModelArgs {
     /// Plate detector: text-lines (PP-OCRv4 DBNet) or platedet (YOLOv8).
     #[arg(long, default_value = "platedet")]
     pub detector: DetectorKind,
+    /// platedet's input canvas: fit (its graph cut to the boxes and fitted to the frame's
+    /// shape: 640×384 for 16:9), square (cut to the boxes, 640×640 as exported), as-shipped
+    /// (the file as it is).
+    #[arg(long, default_value = "fit")]
+    pub platedet_canvas: PlatedetCanvas,
     /// Do not read the text lines inside plate boxes (read whole boxes only).
     #[arg(long)]
     pub no_refine: bool,
@@ -66,6 +71,7 @@ impl ModelArgs {
                 .clone()
                 .unwrap_or_else(|| ReaderConfig::default().regions),
             refine_lines: !self.no_refine,
+            platedet_canvas: self.platedet_canvas,
             min_len,
             ..ReaderConfig::default()
         };

@@ -6,7 +6,8 @@
 //!   lines of plausible plate shape. It finds *every* line of text (state names, slogans, shop
 //!   signs), so the reader later ranks candidates by how plate-like their read is.
 //! - [`PlatedetDetector`] runs `platedet` (YOLOv8, fp16) and returns whole-plate boxes, which the
-//!   reader can refine into the text lines inside them with the same DBNet model.
+//!   reader can refine into the text lines inside them with the same DBNet model. By default its
+//!   graph is cut to the boxes and fitted to the frame's canvas ([`PlatedetCanvas`]).
 //!
 //! Every candidate's quad is in frame pixels (`quad_in_frame`).
 
@@ -317,6 +318,61 @@ impl PlateDetector for TextLineDetector {
     }
 }
 
+/// How platedet's input canvas is chosen (see `passwatch_models::graph`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PlatedetCanvas {
+    /// The graph cut to its boxes and fitted to the smallest canvas of multiples of 32 that
+    /// holds the frame at the square letterbox's scale (640×384 for 16:9): the same pixels at
+    /// the same size, without computing the padding or the mask branch.
+    #[default]
+    Fit,
+    /// The graph cut to its boxes, on the 640×640 canvas it was exported for: the pack's
+    /// preprocessing exactly, and the same outputs as the file as shipped.
+    Square,
+    /// The file as shipped, mask branch and all.
+    AsShipped,
+}
+
+impl std::fmt::Display for PlatedetCanvas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PlatedetCanvas::Fit => "fit",
+            PlatedetCanvas::Square => "square",
+            PlatedetCanvas::AsShipped => "as-shipped",
+        })
+    }
+}
+
+impl std::str::FromStr for PlatedetCanvas {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fit" => Ok(PlatedetCanvas::Fit),
+            "square" => Ok(PlatedetCanvas::Square),
+            "as-shipped" | "as_shipped" => Ok(PlatedetCanvas::AsShipped),
+            other => Err(format!(
+                "unknown platedet canvas {other:?} (fit, square, as-shipped)"
+            )),
+        }
+    }
+}
+
+impl PlatedetCanvas {
+    /// The canvas (width, height) a `w`×`h` frame is fed on, for a model exported for
+    /// `exported` (width, height).
+    pub fn for_frame(self, w: u32, h: u32, exported: (u32, u32)) -> (u32, u32) {
+        match self {
+            PlatedetCanvas::Fit => {
+                passwatch_models::graph::fitted_canvas(w, h, exported.0.max(exported.1))
+            }
+            PlatedetCanvas::Square | PlatedetCanvas::AsShipped => exported,
+        }
+    }
+}
+
 /// platedet (YOLOv8) settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlatedetConfig {
@@ -324,6 +380,8 @@ pub struct PlatedetConfig {
     pub score_threshold: f32,
     /// NMS IoU threshold.
     pub nms_iou: f32,
+    /// The input canvas.
+    pub canvas: PlatedetCanvas,
 }
 
 impl Default for PlatedetConfig {
@@ -331,22 +389,38 @@ impl Default for PlatedetConfig {
         PlatedetConfig {
             score_threshold: 0.4,
             nms_iou: 0.4,
+            canvas: PlatedetCanvas::default(),
         }
     }
 }
 
+/// Sessions kept for different canvases (a camera's frames all share one; photos of many
+/// shapes cycle through a few).
+const CANVAS_SESSIONS: usize = 3;
+
+/// Where fitted sessions are loaded from.
+struct Loader {
+    manifest: passwatch_models::ModelManifest,
+    cache: passwatch_models::ModelCache,
+    options: passwatch_models::SessionOptions,
+}
+
 /// Whole-plate boxes from platedet.
 pub struct PlatedetDetector {
-    model: Model,
+    /// Sessions by canvas, the most recently used last.
+    sessions: Vec<((u32, u32), Model)>,
+    loader: Option<Loader>,
+    exported: (u32, u32),
+    id: String,
     norm: Normalise,
     pad: u8,
-    size: (u32, u32),
     /// Settings.
     pub config: PlatedetConfig,
 }
 
 impl PlatedetDetector {
-    /// Wraps a loaded platedet model.
+    /// Wraps a loaded platedet model, fed on the canvas it was loaded for (the file as
+    /// shipped, or one fitted by the caller).
     pub fn new(model: Model, config: PlatedetConfig) -> Result<Self, PlateError> {
         expect_decoder(&model, DecoderKind::Yolov8)?;
         let m = model.manifest();
@@ -357,24 +431,101 @@ impl PlatedetDetector {
         Ok(PlatedetDetector {
             norm: Normalise::from_spec(&m.input),
             pad: m.input.pad.unwrap_or(114),
-            size,
-            model,
-            config,
+            exported: size,
+            id: model.id().to_string(),
+            sessions: vec![(size, model)],
+            loader: None,
+            config: PlatedetConfig {
+                canvas: PlatedetCanvas::AsShipped,
+                ..config
+            },
         })
+    }
+
+    /// Loads platedet for `config.canvas`: as shipped, or cut to its boxes with sessions made
+    /// per canvas as frames of new shapes come (the 16:9 one at once, so a graph that cannot
+    /// be prepared fails here, not on the first frame).
+    pub fn load(
+        manifest: &passwatch_models::ModelManifest,
+        cache: &passwatch_models::ModelCache,
+        options: &passwatch_models::SessionOptions,
+        config: PlatedetConfig,
+    ) -> Result<Self, PlateError> {
+        if config.canvas == PlatedetCanvas::AsShipped {
+            return Self::new(Model::load(manifest, cache, options)?, config);
+        }
+        if manifest.decoder != DecoderKind::Yolov8 {
+            return Err(PlateError::WrongModel {
+                model: manifest.id.clone(),
+                expected: format!("{:?}", DecoderKind::Yolov8),
+                found: format!("{:?}", manifest.decoder),
+            });
+        }
+        let exported = (
+            manifest.fixed_width().unwrap_or(640),
+            manifest.fixed_height().unwrap_or(640),
+        );
+        let first = config.canvas.for_frame(16 * 80, 9 * 80, exported);
+        let mut d = PlatedetDetector {
+            norm: Normalise::from_spec(&manifest.input),
+            pad: manifest.input.pad.unwrap_or(114),
+            exported,
+            id: manifest.id.clone(),
+            sessions: Vec::new(),
+            loader: Some(Loader {
+                manifest: manifest.clone(),
+                cache: cache.clone(),
+                options: options.clone(),
+            }),
+            config,
+        };
+        d.session_for(first)?;
+        Ok(d)
+    }
+
+    /// The canvas a `w`×`h` frame is fed on.
+    pub fn canvas_for(&self, w: u32, h: u32) -> (u32, u32) {
+        self.config.canvas.for_frame(w, h, self.exported)
+    }
+
+    /// The model's input for a frame: the canvas and its NCHW values, and where the frame
+    /// sits in it.
+    pub fn input(&self, frame: &RgbImage) -> ((u32, u32), Vec<f32>, Letterbox) {
+        let (tw, th) = self.canvas_for(frame.width(), frame.height());
+        let (lb, place) = Letterbox::fit(frame.width(), frame.height(), tw, th, true);
+        let mut data = vec![0.0; 3 * (tw * th) as usize];
+        fill(&mut data, &self.norm, self.pad);
+        resize_into(frame, &mut data, tw, th, place, &self.norm);
+        ((tw, th), data, lb)
+    }
+
+    fn session_for(&mut self, canvas: (u32, u32)) -> Result<&mut Model, PlateError> {
+        if let Some(i) = self.sessions.iter().position(|(c, _)| *c == canvas) {
+            let s = self.sessions.remove(i);
+            self.sessions.push(s);
+        } else {
+            let l = self.loader.as_ref().ok_or_else(|| {
+                PlateError::Internal(format!(
+                    "platedet was loaded for {:?} only, not {canvas:?}",
+                    self.exported
+                ))
+            })?;
+            let model = Model::load_yolov8_fitted(&l.manifest, &l.cache, &l.options, canvas)?;
+            if self.sessions.len() >= CANVAS_SESSIONS {
+                self.sessions.remove(0);
+            }
+            self.sessions.push((canvas, model));
+        }
+        Ok(&mut self.sessions.last_mut().expect("just pushed").1)
     }
 }
 
 impl PlateDetector for PlatedetDetector {
     fn detect(&mut self, frame: &RgbImage) -> Result<Vec<PlateCandidate>, PlateError> {
-        let (tw, th) = self.size;
-        let (lb, place) = Letterbox::fit(frame.width(), frame.height(), tw, th, true);
-        let mut input = Array4::<f32>::zeros((1, 3, th as usize, tw as usize));
-        let slice = input
-            .as_slice_mut()
-            .ok_or_else(|| PlateError::Internal("input tensor not contiguous".into()))?;
-        fill(slice, &self.norm, self.pad);
-        resize_into(frame, slice, tw, th, place, &self.norm);
-        let out = self.model.run(input.into_dyn().view())?;
+        let ((tw, th), data, lb) = self.input(frame);
+        let input = Array4::from_shape_vec((1, 3, th as usize, tw as usize), data)
+            .map_err(|e| PlateError::Internal(format!("platedet input: {e}")))?;
+        let out = self.session_for((tw, th))?.run(input.into_dyn().view())?;
         let o = &out[0];
         let (rows, anchors) = match o.shape.as_slice() {
             [1, r, a] if *r >= 5 => (*r, *a),
@@ -418,7 +569,7 @@ impl PlateDetector for PlatedetDetector {
     }
 
     fn model_id(&self) -> &str {
-        self.model.id()
+        &self.id
     }
 }
 

@@ -33,6 +33,8 @@ pub struct ReaderConfig {
     pub min_len: usize,
     /// Longest plausible plate, in characters.
     pub max_len: usize,
+    /// platedet's input canvas.
+    pub platedet_canvas: crate::detect::PlatedetCanvas,
 }
 
 impl Default for ReaderConfig {
@@ -43,6 +45,7 @@ impl Default for ReaderConfig {
             min_plate_score: 0.3,
             min_len: 4,
             max_len: 9,
+            platedet_canvas: crate::detect::PlatedetCanvas::default(),
         }
     }
 }
@@ -700,9 +703,14 @@ pub fn load_reader(
             Dbnet::new(load(Role::PlateTextDetector)?, DbnetConfig::default())?,
             PlateShape::default(),
         )),
-        DetectorKind::Platedet => Box::new(PlatedetDetector::new(
-            load(Role::PlateDetector)?,
-            PlatedetConfig::default(),
+        DetectorKind::Platedet => Box::new(PlatedetDetector::load(
+            &ModelManifest::builtin_for(Role::PlateDetector)?,
+            cache,
+            options,
+            PlatedetConfig {
+                canvas: config.platedet_canvas,
+                ..PlatedetConfig::default()
+            },
         )?),
     };
     // The line finder reads inside plate boxes and inside tracked regions.

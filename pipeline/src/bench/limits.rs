@@ -11,7 +11,7 @@ use image::RgbImage;
 use passwatch_models::preprocess::{fill, resize_into, Letterbox, Normalise, Placement};
 use passwatch_models::{Model, ModelCache, ModelManifest, Role, SessionOptions};
 use passwatch_plate_reader::crop::{crop_bbox, rectify_for_reading};
-use passwatch_plate_reader::detect::DetectorKind;
+use passwatch_plate_reader::detect::{DetectorKind, PlatedetCanvas};
 use passwatch_plate_reader::reader::LINE_FINDER_SIDE;
 use passwatch_plate_reader::recognise::{REC_HEIGHT, REC_MAX_WIDTH, REC_MIN_WIDTH};
 use serde::Serialize;
@@ -166,6 +166,9 @@ pub struct ModelJob {
     pub inputs: Vec<ModelInput>,
     /// Time to make them, per item, ms (resizing, normalisation, layout).
     pub preprocess_ms_per_item: f64,
+    /// The canvas a YOLOv8 detector is fitted to (its graph cut to the boxes), as the
+    /// pipeline runs it; `None` for the file as shipped.
+    pub fitted: Option<(u32, u32)>,
 }
 
 /// One model's inference-only figures.
@@ -238,6 +241,8 @@ pub struct InputPlan {
     pub detector: DetectorKind,
     /// Whether lines inside plate boxes are read.
     pub refine: bool,
+    /// platedet's canvas.
+    pub platedet_canvas: PlatedetCanvas,
     /// Whether the face path runs.
     pub faces: bool,
     /// Crops read per analysed frame in the pipeline run.
@@ -265,22 +270,30 @@ pub fn prepare_inputs(
             DetectorKind::Platedet => {
                 let m = ModelManifest::builtin_for(Role::PlateDetector)?;
                 let norm = Normalise::from_spec(&m.input);
-                let (tw, th) = (
+                let exported = (
                     m.fixed_width().unwrap_or(640),
                     m.fixed_height().unwrap_or(640),
                 );
                 let pad = m.input.pad.unwrap_or(114);
-                timed_inputs(Role::PlateDetector, "plate_detect", "frame", frames, |f| {
-                    let (_, place) = Letterbox::fit(f.width(), f.height(), tw, th, true);
-                    let mut data = vec![0.0; 3 * (tw * th) as usize];
-                    fill(&mut data, &norm, pad);
-                    resize_into(f, &mut data, tw, th, place, &norm);
-                    vec![ModelInput {
-                        shape: vec![1, 3, th as usize, tw as usize],
-                        data,
-                        items: 1,
-                    }]
-                })?
+                let canvas = plan.platedet_canvas;
+                let mut job =
+                    timed_inputs(Role::PlateDetector, "plate_detect", "frame", frames, |f| {
+                        let (tw, th) = canvas.for_frame(f.width(), f.height(), exported);
+                        let (_, place) = Letterbox::fit(f.width(), f.height(), tw, th, true);
+                        let mut data = vec![0.0; 3 * (tw * th) as usize];
+                        fill(&mut data, &norm, pad);
+                        resize_into(f, &mut data, tw, th, place, &norm);
+                        vec![ModelInput {
+                            shape: vec![1, 3, th as usize, tw as usize],
+                            data,
+                            items: 1,
+                        }]
+                    })?;
+                if canvas != PlatedetCanvas::AsShipped {
+                    job.fitted =
+                        Some(canvas.for_frame(frames[0].width(), frames[0].height(), exported));
+                }
+                job
             }
             DetectorKind::TextLines => {
                 let m = ModelManifest::builtin_for(Role::PlateTextDetector)?;
@@ -339,6 +352,7 @@ pub fn prepare_inputs(
                 items_per_frame: plan.crops_per_frame,
                 inputs,
                 preprocess_ms_per_item: t.elapsed().as_secs_f64() * 1e3 / crops.len() as f64,
+                fitted: None,
             };
             if job.items_per_frame <= 0.0 {
                 job.items_per_frame = crops.len() as f64 / n_frames;
@@ -427,6 +441,7 @@ fn timed_inputs(
         items_per_frame: 0.0,
         preprocess_ms_per_item: ms / sources.len().max(1) as f64,
         inputs,
+        fitted: None,
     })
 }
 
@@ -511,8 +526,11 @@ pub fn measure_models(
         let manifest = ModelManifest::builtin_for(job.role)?;
         let mut sessions = Vec::new();
         for _ in 0..workers.max(1) {
-            let mut m = Model::load(&manifest, &cache, options)
-                .with_context(|| format!("loading {} for the inference-only loop", manifest.id))?;
+            let mut m = match job.fitted {
+                Some(canvas) => Model::load_yolov8_fitted(&manifest, &cache, options, canvas),
+                None => Model::load(&manifest, &cache, options),
+            }
+            .with_context(|| format!("loading {} for the inference-only loop", manifest.id))?;
             // The first run of a session pays for allocations and kernel choices: not timed.
             let first = &job.inputs[0];
             m.run_raw(&first.shape, &first.data)

@@ -2,10 +2,12 @@
 //! deterministic replays, and every bad input.
 
 use crate::{events_of, fixtures, passwatch, reader, repo, text};
-use passwatch_models::ModelCache;
+use passwatch_models::{ModelCache, ModelManifest, Role};
 use passwatch_pipeline::eval;
 use passwatch_pipeline::track::TrackerConfig;
-use passwatch_plate_reader::detect::DetectorKind;
+use passwatch_plate_reader::detect::{
+    DetectorKind, PlateDetector, PlatedetCanvas, PlatedetConfig, PlatedetDetector,
+};
 use passwatch_plate_reader::reader::ReaderConfig;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -435,4 +437,114 @@ fn a_model_whose_hash_differs_is_refused_with_path_and_both_hashes() {
         "{stderr}"
     );
     assert!(stderr.contains("SHA-256 mismatch"), "{stderr}");
+}
+
+// ---- the plate detector's graph, cut and fitted ------------------------------------------
+
+fn platedet(canvas: PlatedetCanvas) -> PlatedetDetector {
+    let options = passwatch_models::SessionOptions {
+        intra_threads: 2,
+        ..Default::default()
+    };
+    PlatedetDetector::load(
+        &ModelManifest::builtin_for(Role::PlateDetector).unwrap(),
+        &ModelCache::from_env(),
+        &options,
+        PlatedetConfig {
+            canvas,
+            ..PlatedetConfig::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("platedet ({canvas}): {e}"))
+}
+
+/// The 720p photos (the shape of the cameras' frames).
+fn photos_720p(n: usize) -> Vec<(String, image::RgbImage)> {
+    let dir = fixtures().join("plates/photos");
+    let labels = std::fs::read_to_string(dir.join("labels.csv")).unwrap();
+    labels
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .map(|f| (f.to_string(), image::open(dir.join(f)).unwrap().to_rgb8()))
+        .filter(|(_, img)| img.dimensions() == (1280, 720))
+        .take(n)
+        .collect()
+}
+
+#[test]
+fn platedet_cut_to_its_boxes_finds_exactly_what_the_shipped_file_finds() {
+    let mut shipped = platedet(PlatedetCanvas::AsShipped);
+    let mut square = platedet(PlatedetCanvas::Square);
+    let photos = photos_720p(8);
+    assert!(photos.len() >= 4, "want 720p photos in the fixtures");
+    let mut boxes = 0;
+    for (file, img) in &photos {
+        let a = shipped.detect(img).unwrap();
+        let b = square.detect(img).unwrap();
+        assert_eq!(a, b, "{file}: the cut graph found other boxes");
+        boxes += a.len();
+    }
+    assert!(
+        boxes >= photos.len() / 2,
+        "{boxes} boxes in {} photos",
+        photos.len()
+    );
+}
+
+#[test]
+fn platedet_on_the_fitted_canvas_finds_the_same_plates_within_a_pixel() {
+    let mut square = platedet(PlatedetCanvas::Square);
+    let mut fit = platedet(PlatedetCanvas::Fit);
+    assert_eq!(fit.canvas_for(1280, 720), (640, 384));
+    let (mut worst, mut boxes) = (0.0f32, 0);
+    for (file, img) in photos_720p(8) {
+        let a = square.detect(&img).unwrap();
+        let b = fit.detect(&img).unwrap();
+        // Boxes near the score threshold may come and go; every confident one is in both.
+        for x in a.iter().filter(|c| c.score >= 0.6) {
+            let y = b
+                .iter()
+                .max_by(|p, q| {
+                    let (bp, bq) = (p.quad_in_frame.bbox(), q.quad_in_frame.bbox());
+                    let bx = x.quad_in_frame.bbox();
+                    bp.iou(&bx).total_cmp(&bq.iou(&bx))
+                })
+                .unwrap_or_else(|| panic!("{file}: a plate at {:?} not found", x.quad_in_frame));
+            for (p, q) in x.quad_in_frame.pts.iter().zip(&y.quad_in_frame.pts) {
+                worst = worst.max((p.x - q.x).abs()).max((p.y - q.y).abs());
+            }
+            assert!(
+                (x.score - y.score).abs() < 0.05,
+                "{file}: scores {} and {}",
+                x.score,
+                y.score
+            );
+            boxes += 1;
+        }
+    }
+    eprintln!("{boxes} confident boxes; corners moved at most {worst:.2} px");
+    assert!(boxes >= 4, "{boxes}");
+    assert!(worst <= 1.5, "a corner moved {worst} px");
+}
+
+#[test]
+fn a_graph_that_is_not_a_yolov8_head_is_refused_with_the_model_named() {
+    // YuNet has no `output0` and no YOLOv8 anchor tables.
+    let mut m = ModelManifest::builtin_for(Role::FaceDetector).unwrap();
+    m.decoder = passwatch_models::DecoderKind::Yolov8;
+    m.outputs[0].name = "output0".into();
+    let err = passwatch_models::Model::load_yolov8_fitted(
+        &m,
+        &ModelCache::from_env(),
+        &Default::default(),
+        (640, 384),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(&m.id) && err.contains("cannot prepare its graph"),
+        "{err}"
+    );
+    assert!(err.contains("output0"), "{err}");
 }

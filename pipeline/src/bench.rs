@@ -145,6 +145,8 @@ pub struct Settings {
     pub analyses: Vec<String>,
     /// Plate detector.
     pub detector: String,
+    /// platedet's canvas: `fit`, `square` or `as-shipped` (`--platedet-canvas`).
+    pub platedet_canvas: String,
     /// Whether lines inside plate boxes are read.
     pub refine: bool,
     /// The plate detector runs on one analysed frame in this many (tracked plates are read
@@ -312,6 +314,7 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
     let config = ReaderConfig {
         regions: regions.clone(),
         refine_lines: !args.models.no_refine,
+        platedet_canvas: args.models.platedet_canvas,
         ..ReaderConfig::default()
     };
     Ok(Plan {
@@ -534,6 +537,7 @@ pub fn run_report(args: &BenchArgs) -> Result<BenchReport> {
                 .map(|(a, _)| a.to_string())
                 .collect(),
             detector: args.models.detector.to_string(),
+            platedet_canvas: args.models.platedet_canvas.to_string(),
             refine: !args.models.no_refine,
             detect_every: args.models.plate_schedule().detect_every,
             registry_passes: world.passes.len(),
@@ -816,6 +820,7 @@ mod tests {
                 duration_s: 20.0,
                 analyses: vec!["plates".into(), "faces".into()],
                 detector: "platedet".into(),
+                platedet_canvas: "fit".into(),
                 refine: true,
                 detect_every: 2,
                 registry_passes: 100_000,

@@ -1,6 +1,7 @@
 //! The plate path per stream: when to run the plate detector and when to read around tracks.
 //!
-//! The detector (platedet, a YOLOv8s at 640×640) is the costliest stage by far on a CPU. A plate
+//! The detector (platedet, a YOLOv8s at 640×640, cut to its boxes: `passwatch_models::graph`)
+//! is the costliest stage by far on a CPU. A plate
 //! that is being tracked does not need it to be found again in the next frame: its text lines
 //! are read inside a region around the track's predicted box, which costs a small DBNet pass
 //! and the OCR (DeepStream's "inference interval" with a tracker in between). So the detector

@@ -7,7 +7,7 @@
 //!   signs), so the reader later ranks candidates by how plate-like their read is.
 //! - [`PlatedetDetector`] runs `platedet` (YOLOv8, fp16) and returns whole-plate boxes, which the
 //!   reader can refine into the text lines inside them with the same DBNet model. By default its
-//!   graph is cut to the boxes and fitted to the frame's canvas ([`PlatedetCanvas`]).
+//!   graph is cut to the boxes; it can also be fitted to the frame's canvas ([`PlatedetCanvas`]).
 //!
 //! Every candidate's quad is in frame pixels (`quad_in_frame`).
 
@@ -324,13 +324,14 @@ impl PlateDetector for TextLineDetector {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum PlatedetCanvas {
-    /// The graph cut to its boxes and fitted to the smallest canvas of multiples of 32 that
-    /// holds the frame at the square letterbox's scale (640×384 for 16:9): the same pixels at
-    /// the same size, without computing the padding or the mask branch.
-    #[default]
+    /// The graph cut to its boxes and fitted to a canvas of multiples of 32 that holds the
+    /// frame at the square letterbox's scale (640×384 for 16:9): the same pixels at the same
+    /// size, without computing the padding or the mask branch. 42% cheaper than `Square`, but
+    /// boxes move by fractions of a pixel and borderline reads change (design/plate-reading.md).
     Fit,
     /// The graph cut to its boxes, on the 640×640 canvas it was exported for: the pack's
-    /// preprocessing exactly, and the same outputs as the file as shipped.
+    /// preprocessing exactly, and the same outputs as the file as shipped (the default).
+    #[default]
     Square,
     /// The file as shipped, mask branch and all.
     AsShipped,

@@ -27,7 +27,7 @@ fn headline(r: &BenchReport) -> String {
     let s = &r.settings;
     format!(
         "{} ({}×{}, {:.0} fps, {:.1} s): {} stream{}, {} worker{} × {} thread{}, analysing {} fps \
-         of each, {}, {} provider",
+         of each, {}, {} provider{}",
         file_name(&r.input),
         r.video.width,
         r.video.height,
@@ -41,7 +41,12 @@ fn headline(r: &BenchReport) -> String {
         plural(s.threads),
         s.analyse_fps,
         s.analyses.join("+"),
-        r.machine.provider_used
+        r.machine.provider_used,
+        if s.analyses.iter().any(|a| a == "plates") && s.detector == "platedet" {
+            format!(", platedet canvas {}", s.platedet_canvas)
+        } else {
+            String::new()
+        }
     )
 }
 

@@ -280,14 +280,7 @@ pub fn prepare_inputs(
                     timed_inputs(Role::PlateDetector, "plate_detect", "frame", frames, |f| {
                         let (tw, th) = canvas.for_frame(f.width(), f.height(), exported);
                         let (_, place) = Letterbox::fit(f.width(), f.height(), tw, th, true);
-                        let mut data = vec![0.0; 3 * (tw * th) as usize];
-                        fill(&mut data, &norm, pad);
-                        resize_into(f, &mut data, tw, th, place, &norm);
-                        vec![ModelInput {
-                            shape: vec![1, 3, th as usize, tw as usize],
-                            data,
-                            items: 1,
-                        }]
+                        vec![letterboxed(f, (tw, th), place, &norm, pad)]
                     })?;
                 if canvas != PlatedetCanvas::AsShipped {
                     job.fitted =
@@ -377,14 +370,7 @@ pub fn prepare_inputs(
             let mut job = timed_inputs(Role::FaceDetector, "face_detect", "frame", frames, |f| {
                 let place = places[k.min(places.len() - 1)];
                 k += 1;
-                let mut data = vec![0.0; 3 * (tw * th) as usize];
-                fill(&mut data, &norm, pad);
-                resize_into(f, &mut data, tw, th, place, &norm);
-                vec![ModelInput {
-                    shape: vec![1, 3, th as usize, tw as usize],
-                    data,
-                    items: 1,
-                }]
+                vec![letterboxed(f, (tw, th), place, &norm, pad)]
             })?;
             job.items_per_frame = 1.0;
             jobs.push(job);
@@ -443,6 +429,24 @@ fn timed_inputs(
         inputs,
         fitted: None,
     })
+}
+
+/// A frame resampled into a `tw`×`th` tensor at `place`, the rest of it padded with `pad`.
+fn letterboxed(
+    frame: &RgbImage,
+    (tw, th): (u32, u32),
+    place: Placement,
+    norm: &Normalise,
+    pad: u8,
+) -> ModelInput {
+    let mut data = vec![0.0; 3 * (tw * th) as usize];
+    fill(&mut data, norm, pad);
+    resize_into(frame, &mut data, tw, th, place, norm);
+    ModelInput {
+        shape: vec![1, 3, th as usize, tw as usize],
+        data,
+        items: 1,
+    }
 }
 
 /// DBNet's input for an image: scaled to the model's multiples of 32, BGR normalised.

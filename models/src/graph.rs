@@ -59,6 +59,12 @@ impl Field {
         }
     }
 
+    /// The field as an embedded message's bytes: an error naming what was expected otherwise.
+    fn message(&self, what: &str) -> Result<&[u8], String> {
+        self.as_bytes()
+            .ok_or_else(|| format!("{what} (field {}) is not a message", self.num))
+    }
+
     fn as_str(&self) -> Option<&str> {
         self.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
     }
@@ -328,7 +334,7 @@ pub fn yolov8_boxes(
 
     let mut nodes = Vec::new();
     for f in graph.iter().filter(|f| f.num == GRAPH_NODE) {
-        let fields = parse(f.as_bytes().unwrap_or_default()).map_err(|e| format!("node: {e}"))?;
+        let fields = parse(f.message("node")?).map_err(|e| format!("node: {e}"))?;
         nodes.push(Node {
             inputs: strings(&fields, NODE_INPUT),
             outputs: strings(&fields, NODE_OUTPUT),
@@ -389,8 +395,8 @@ pub fn yolov8_boxes(
                 }
             }
             GRAPH_INITIALIZER => {
-                let t = parse(f.as_bytes().unwrap_or_default())
-                    .map_err(|e| format!("initializer: {e}"))?;
+                let t =
+                    parse(f.message("initializer")?).map_err(|e| format!("initializer: {e}"))?;
                 let name = string(&t, TENSOR_NAME).unwrap_or_default();
                 if !needed.contains(&name) {
                     continue;
@@ -411,8 +417,7 @@ pub fn yolov8_boxes(
                 new_graph.push(Field::bytes(GRAPH_INITIALIZER, encode(&t)));
             }
             GRAPH_INPUT => {
-                let v =
-                    parse(f.as_bytes().unwrap_or_default()).map_err(|e| format!("input: {e}"))?;
+                let v = parse(f.message("input")?).map_err(|e| format!("input: {e}"))?;
                 let name = string(&v, VALUE_INFO_NAME).unwrap_or_default();
                 if name == input {
                     let dims = [
@@ -427,8 +432,7 @@ pub fn yolov8_boxes(
                 }
             }
             GRAPH_OUTPUT => {
-                let v =
-                    parse(f.as_bytes().unwrap_or_default()).map_err(|e| format!("output: {e}"))?;
+                let v = parse(f.message("output")?).map_err(|e| format!("output: {e}"))?;
                 if string(&v, VALUE_INFO_NAME).as_deref() == Some(output) {
                     let dims = [Dim::Value(1), Dim::Param("rows"), Dim::Value(a1 as i64)];
                     new_graph.push(Field::bytes(GRAPH_OUTPUT, encode(&with_dims(v, &dims)?)));
@@ -468,15 +472,15 @@ fn with_dims(v: Vec<Field>, dims: &[Dim]) -> Result<Vec<Field>, String> {
             out.push(f);
             continue;
         }
-        let ty = parse(f.as_bytes().unwrap_or_default()).map_err(|e| format!("type: {e}"))?;
+        let ty = parse(f.message("type")?).map_err(|e| format!("type: {e}"))?;
         let mut new_ty = Vec::new();
         for tf in ty {
             if tf.num != TYPE_TENSOR {
                 new_ty.push(tf);
                 continue;
             }
-            let tensor = parse(tf.as_bytes().unwrap_or_default())
-                .map_err(|e| format!("tensor type: {e}"))?;
+            let tensor =
+                parse(tf.message("tensor type")?).map_err(|e| format!("tensor type: {e}"))?;
             let mut new_tensor: Vec<Field> = tensor
                 .into_iter()
                 .filter(|x| x.num != TENSOR_TYPE_SHAPE)
@@ -681,6 +685,14 @@ mod tests {
         let err = parse(&bytes[..20]).unwrap_err();
         assert!(err.contains("past the end"), "{err}");
         assert!(yolov8_boxes(b"\x0a\xff", "images", "output0", (640, 640), (640, 384)).is_err());
+    }
+
+    #[test]
+    fn a_node_that_is_not_a_message_is_an_error_not_an_empty_node() {
+        let graph = encode(&[Field::varint(GRAPH_NODE, 5)]);
+        let model = encode(&[Field::bytes(MODEL_GRAPH, graph)]);
+        let err = yolov8_boxes(&model, "images", "output0", (640, 640), (640, 384)).unwrap_err();
+        assert!(err.contains("node (field 1) is not a message"), "{err}");
     }
 
     #[test]

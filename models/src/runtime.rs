@@ -172,11 +172,12 @@ impl Model {
         Self::load_from(manifest, path, GraphSource::File(path), cache, options)
     }
 
-    /// Loads a YOLOv8 detector cut down to its boxes and fitted to a `canvas` (width, height)
-    /// of multiples of 32 (see [`crate::graph`]). The file's SHA-256 is checked as for
+    /// Loads a YOLOv8 detector cut down to its boxes, on a `canvas` (width, height) of
+    /// multiples of 32: the one it was exported for, or another it is fitted to (see
+    /// [`crate::graph`]). The file's SHA-256 is checked as for
     /// [`Model::load`]; the edit is made in memory. The model's manifest then has the canvas
     /// as its input shape and `[1, -1, anchors]` as its output.
-    pub fn load_yolov8_fitted(
+    pub fn load_yolov8_boxes(
         manifest: &ModelManifest,
         cache: &ModelCache,
         options: &SessionOptions,

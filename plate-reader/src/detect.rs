@@ -511,7 +511,7 @@ impl PlatedetDetector {
                     self.exported
                 ))
             })?;
-            let model = Model::load_yolov8_fitted(&l.manifest, &l.cache, &l.options, canvas)?;
+            let model = Model::load_yolov8_boxes(&l.manifest, &l.cache, &l.options, canvas)?;
             if self.sessions.len() >= CANVAS_SESSIONS {
                 self.sessions.remove(0);
             }

@@ -166,9 +166,10 @@ pub struct ModelJob {
     pub inputs: Vec<ModelInput>,
     /// Time to make them, per item, ms (resizing, normalisation, layout).
     pub preprocess_ms_per_item: f64,
-    /// The canvas a YOLOv8 detector is fitted to (its graph cut to the boxes), as the
-    /// pipeline runs it; `None` for the file as shipped.
-    pub fitted: Option<(u32, u32)>,
+    /// The canvas of a YOLOv8 detector whose graph is cut to its boxes (and fitted to that
+    /// canvas if it is not the exported one), as the pipeline runs it; `None` for the file as
+    /// shipped.
+    pub boxes_canvas: Option<(u32, u32)>,
 }
 
 /// One model's inference-only figures.
@@ -283,7 +284,7 @@ pub fn prepare_inputs(
                         vec![letterboxed(f, (tw, th), place, &norm, pad)]
                     })?;
                 if canvas != PlatedetCanvas::AsShipped {
-                    job.fitted =
+                    job.boxes_canvas =
                         Some(canvas.for_frame(frames[0].width(), frames[0].height(), exported));
                 }
                 job
@@ -345,7 +346,7 @@ pub fn prepare_inputs(
                 items_per_frame: plan.crops_per_frame,
                 inputs,
                 preprocess_ms_per_item: t.elapsed().as_secs_f64() * 1e3 / crops.len() as f64,
-                fitted: None,
+                boxes_canvas: None,
             };
             if job.items_per_frame <= 0.0 {
                 job.items_per_frame = crops.len() as f64 / n_frames;
@@ -427,7 +428,7 @@ fn timed_inputs(
         items_per_frame: 0.0,
         preprocess_ms_per_item: ms / sources.len().max(1) as f64,
         inputs,
-        fitted: None,
+        boxes_canvas: None,
     })
 }
 
@@ -530,8 +531,8 @@ pub fn measure_models(
         let manifest = ModelManifest::builtin_for(job.role)?;
         let mut sessions = Vec::new();
         for _ in 0..workers.max(1) {
-            let mut m = match job.fitted {
-                Some(canvas) => Model::load_yolov8_fitted(&manifest, &cache, options, canvas),
+            let mut m = match job.boxes_canvas {
+                Some(canvas) => Model::load_yolov8_boxes(&manifest, &cache, options, canvas),
                 None => Model::load(&manifest, &cache, options),
             }
             .with_context(|| format!("loading {} for the inference-only loop", manifest.id))?;

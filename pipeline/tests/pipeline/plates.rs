@@ -534,7 +534,7 @@ fn a_graph_that_is_not_a_yolov8_head_is_refused_with_the_model_named() {
     let mut m = ModelManifest::builtin_for(Role::FaceDetector).unwrap();
     m.decoder = passwatch_models::DecoderKind::Yolov8;
     m.outputs[0].name = "output0".into();
-    let err = passwatch_models::Model::load_yolov8_fitted(
+    let err = passwatch_models::Model::load_yolov8_boxes(
         &m,
         &ModelCache::from_env(),
         &Default::default(),

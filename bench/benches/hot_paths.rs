@@ -18,7 +18,7 @@ use passwatch_models::preprocess::{
 };
 use passwatch_plate_reader::crop::rectify_for_reading;
 use passwatch_plate_reader::ctc::{decode_batch, greedy_decode};
-use passwatch_plate_reader::geometry::{nms, BBox};
+use passwatch_plate_reader::geometry::{nms, BBox, BBoxQuad};
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Synthetic inputs for the micro-benchmarks: frames, recogniser outputs, detector boxes.
 
+use crate::synthetic::Rng;
 use image::{Rgb, RgbImage};
-use passwatch_pipeline::bench::synthetic::Rng;
 use passwatch_plate_reader::ctc::Charset;
 use passwatch_plate_reader::geometry::BBox;
 

@@ -1,7 +1,7 @@
 //! Plate fuzzy matching against a large registry: the queries, and the memory a snapshot takes.
 
-use passwatch_pipeline::bench::synthetic::{self, Rng};
-use passwatch_pipeline::registry::PassSnapshot;
+use crate::synthetic::{self, Rng};
+use passwatch_registry::PassSnapshot;
 use std::time::Instant;
 
 /// Confusable partners (passwatch_plate_reader::text::CONFUSABLE_PAIRS, one way each).

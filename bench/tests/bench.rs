@@ -6,7 +6,7 @@
 //! `../shared/fixtures`); without them it fails with a message saying so.
 
 use clap::Parser;
-use passwatch_pipeline::bench::{report, run_report, BenchArgs};
+use passwatch_bench::{report, run_report, BenchArgs};
 use std::path::PathBuf;
 
 #[derive(Parser)]

@@ -231,6 +231,22 @@ impl FaceDetector {
         Letterbox::fit(frame_w, frame_h, tw, th, false)
     }
 
+    /// The input's width and height.
+    pub fn input_size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    /// The model's input for a frame (`[1, 3, 640, 640]` values: BGR, raw 0..255, see the
+    /// module docs; black padding right and below the frame), and where the frame sits in it.
+    pub fn input(&self, frame: &RgbImage) -> (Vec<f32>, Letterbox) {
+        let (tw, th) = self.size;
+        let (lb, place) = self.letterbox(frame.width(), frame.height());
+        let mut data = vec![0.0; 3 * (tw * th) as usize];
+        fill(&mut data, &self.norm, self.pad);
+        resize_into(frame, &mut data, tw, th, place, &self.norm);
+        (data, lb)
+    }
+
     /// The faces in `frame`, best score first.
     pub fn detect(&mut self, frame: &RgbImage) -> Result<Vec<Face>, FaceError> {
         let (fw, fh) = (frame.width(), frame.height());
@@ -238,15 +254,13 @@ impl FaceDetector {
             return Ok(Vec::new());
         }
         let (tw, th) = self.size;
-        let (lb, place) = self.letterbox(fw, fh);
-        // Tensor: [1, 3, 640, 640], BGR, raw 0..255 (see the module docs); black padding
-        // right and below the frame.
-        let mut input = Array4::<f32>::zeros((1, 3, th as usize, tw as usize));
-        let slice = input.as_slice_mut().ok_or_else(|| FaceError::Internal {
-            what: "detector input tensor is not contiguous".into(),
-        })?;
-        fill(slice, &self.norm, self.pad);
-        resize_into(frame, slice, tw, th, place, &self.norm);
+        let (data, lb) = self.input(frame);
+        let input =
+            Array4::from_shape_vec((1, 3, th as usize, tw as usize), data).map_err(|e| {
+                FaceError::Internal {
+                    what: format!("detector input: {e}"),
+                }
+            })?;
         let out = self.model.run(input.into_dyn().view())?;
         let candidates = decode(
             self.model.id(),

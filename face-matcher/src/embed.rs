@@ -233,19 +233,7 @@ impl FaceEmbedder {
                 what: "embedder input tensor is not contiguous".into(),
             })?;
             for (face, dst) in chunk.iter().zip(slice.chunks_mut(plane)) {
-                resize_into(
-                    face.image(),
-                    dst,
-                    side,
-                    side,
-                    Placement {
-                        x: 0,
-                        y: 0,
-                        w: side,
-                        h: side,
-                    },
-                    &self.norm,
-                );
+                fill_face_input(face.image(), dst, &self.norm);
             }
             let out = self.model.run(input.into_dyn().view())?;
             let o = out.first().ok_or_else(|| FaceError::UnexpectedOutput {
@@ -267,6 +255,19 @@ impl FaceEmbedder {
         }
         Ok(result)
     }
+}
+
+/// Fills one face's slot of the embedder's input (`3 × 112 × 112` values) from an aligned crop,
+/// normalised as the manifest says (`norm`).
+pub fn fill_face_input(aligned: &image::RgbImage, dst: &mut [f32], norm: &Normalise) {
+    let side = ALIGNED_SIZE;
+    let place = Placement {
+        x: 0,
+        y: 0,
+        w: side,
+        h: side,
+    };
+    resize_into(aligned, dst, side, side, place, norm);
 }
 
 #[cfg(test)]

@@ -8,9 +8,8 @@
 //! they are matched against the watchlist and then dropped with the track — a face that matches
 //! nobody leaves no trace (BRIEF: privacy).
 
-use crate::privacy::FaceBox;
-use crate::time::MediaTime;
 use image::RgbImage;
+use passwatch_base::time::MediaTime;
 use passwatch_face_matcher::{BBox, DetectedFace, Embedding};
 
 /// Face tracker settings.
@@ -58,7 +57,7 @@ pub struct TrackFace {
     /// The frame, kept only for the best face of the track (evidence, if it comes to that).
     pub frame: Option<std::sync::Arc<RgbImage>>,
     /// Every face box of that frame (to blur all but this one in evidence).
-    pub faces_in_frame: Vec<FaceBox>,
+    pub faces_in_frame: Vec<BBox>,
 }
 
 /// A person followed across frames.
@@ -125,10 +124,7 @@ impl FaceTracker {
         frame: &RgbImage,
         faces: Vec<DetectedFace>,
     ) -> Vec<FaceTrack> {
-        let boxes: Vec<FaceBox> = faces
-            .iter()
-            .map(|f| FaceBox::from(&f.face.bbox_in_frame))
-            .collect();
+        let boxes: Vec<BBox> = faces.iter().map(|f| f.face.bbox_in_frame).collect();
         let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
         for (ti, t) in self.active.iter().enumerate() {
             let predicted = t.predicted(media_time);

@@ -15,12 +15,12 @@
 //! a file whose timestamps do not start at zero (MPEG-TS, an MP4 with an edit list) still starts
 //! at zero.
 
-use crate::time::MediaTime;
 use gst::prelude::*;
 use gstreamer as gst;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use image::RgbImage;
+use passwatch_base::time::MediaTime;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};

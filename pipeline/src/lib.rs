@@ -1,26 +1,25 @@
 //! # passwatch pipeline
 //!
-//! The product around the models: ingest of files and cameras through GStreamer, tracking, the
-//! registries in SQLite, the site configuration, the rules, the events and their evidence, and the
-//! `passwatch` command line built on them.
+//! The stream engine and what feeds it:
+//!
+//! - [`ingest`]: GStreamer decoding of files and live sources, with a policy per source: block
+//!   for files (no due frame is ever dropped; results are deterministic), keep the newest for
+//!   live cameras; [`live::source`] adds reconnects and a frame watchdog for cameras;
+//! - [`track`] (plates, with [`plates`]' detector schedule) and [`faces`]: the trackers;
+//! - [`engine`]: one analysed frame at a time, analyse then decide, driven by `replay`, `run`,
+//!   `bench` and `eval --video` alike;
+//! - [`live`]: the camera supervisor, the keep-newest hand-over, the inference workers that
+//!   drive the engine for every camera, the registry hot reload and the metrics;
+//! - [`options`]: the model and inference option groups every command shares.
+//!
+//! The registry, the rules and the events live in the crates below (`passwatch-registry`,
+//! `passwatch-rules`, `passwatch-events`); the command line above (`passwatch`).
 #![deny(missing_docs)]
 
-pub mod bench;
-pub mod cli;
-pub mod eval;
-pub mod events;
-pub mod evidence;
-pub mod face_sighting;
+pub mod engine;
 pub mod faces;
 pub mod ingest;
 pub mod live;
+pub mod options;
 pub mod plates;
-pub mod privacy;
-pub mod registry;
-pub mod replay;
-pub mod rules;
-pub mod run;
-pub mod sighting;
-pub mod site;
-pub mod time;
 pub mod track;

@@ -9,9 +9,9 @@
 //! the frames between read around the open tracks. A plate that enters between two detector
 //! frames is found at the next one, at most `detect_every − 1` analysed frames later.
 
-use crate::time::MediaTime;
 use crate::track::Tracker;
 use image::RgbImage;
+use passwatch_base::time::MediaTime;
 use passwatch_plate_reader::reader::{PlateObservation, PlateReader};
 use passwatch_plate_reader::PlateError;
 

@@ -9,13 +9,14 @@
 //! has not been seen for `max_gap` of media time, or when its source ends; its reads then go to
 //! the consensus vote (`passwatch_plate_reader::consensus`).
 
-use crate::time::MediaTime;
 use image::RgbImage;
+use passwatch_base::time::{MediaTime, WallTime};
 use passwatch_plate_reader::consensus::{vote, Consensus, ReadObservation};
 use passwatch_plate_reader::formats::PlateFormats;
 use passwatch_plate_reader::geometry::BBox;
 use passwatch_plate_reader::reader::PlateObservation;
 use passwatch_plate_reader::text::plate_distance;
+use passwatch_rules::sighting::{PlateRead, PlateSighting};
 
 /// IoU above which the overlap alone vouches for a plate's identity (see `Tracker::update`).
 const STRONG_OVERLAP: f32 = 0.5;
@@ -313,4 +314,41 @@ fn observation_of(o: &PlateObservation) -> ReadObservation {
 /// Whether a track has enough reads to be a sighting.
 pub fn is_sighting(track: &Track, config: &TrackerConfig) -> bool {
     track.reads.len() >= config.min_reads
+}
+impl Track {
+    /// The sighting of this closed track with its consensus, without images (the caller adds
+    /// the evidence only when the rules ask for it). `start` maps media time to wall time.
+    pub fn sighting(
+        &self,
+        consensus: &passwatch_plate_reader::consensus::Consensus,
+        camera_id: &str,
+        source: &str,
+        source_key: &str,
+        start: WallTime,
+    ) -> PlateSighting {
+        let track = self;
+        PlateSighting {
+            camera_id: camera_id.to_string(),
+            source: source.to_string(),
+            source_key: source_key.to_string(),
+            track_id: track.id,
+            first_seen: track.first_seen(),
+            last_seen: track.last_seen(),
+            wall_time: track.first_seen().to_wall(start),
+            plate: consensus.text.clone(),
+            region: consensus.region.clone(),
+            confidence: consensus.confidence,
+            reads: track
+                .reads
+                .iter()
+                .map(|r| PlateRead {
+                    media_time: r.media_time,
+                    text: r.observation.text.clone(),
+                    confidence: r.observation.confidence,
+                    bbox_in_frame: r.bbox_in_frame,
+                })
+                .collect(),
+            images: None,
+        }
+    }
 }

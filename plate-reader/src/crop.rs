@@ -184,7 +184,7 @@ pub fn rectify_for_reading(image: &RgbImage, quad_in_image: &Quad) -> RgbImage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geometry::{Point, RotatedRect};
+    use crate::geometry::{BBoxQuad, Point, RotatedRect};
     use image::Rgb;
     use proptest::prelude::*;
 

@@ -13,7 +13,7 @@
 
 use crate::geometry::{
     binarize, connected_components, dilate_2x2, mean_inside, min_area_rect, nms, unclip, BBox,
-    Point, Quad,
+    BBoxQuad, Point, Quad,
 };
 use crate::PlateError;
 use image::RgbImage;
@@ -72,6 +72,54 @@ pub trait PlateDetector: Send {
     fn kind(&self) -> DetectorKind;
     /// The id of the model behind it (recorded in events).
     fn model_id(&self) -> &str;
+}
+
+/// A detector input made by letterboxing: `frame` scaled to fit a `tw`×`th` canvas, centred,
+/// the rest padded with `pad` (platedet's 114 grey), NCHW values normalised by `norm`.
+pub fn letterbox_input(
+    frame: &RgbImage,
+    (tw, th): (u32, u32),
+    norm: &Normalise,
+    pad: u8,
+) -> (Vec<f32>, Letterbox) {
+    let (lb, place) = Letterbox::fit(frame.width(), frame.height(), tw, th, true);
+    let mut data = vec![0.0; 3 * (tw * th) as usize];
+    fill(&mut data, norm, pad);
+    resize_into(frame, &mut data, tw, th, place, norm);
+    (data, lb)
+}
+
+/// DBNet's input size for an image: the short side scaled up to `limit_side`, the long side
+/// capped at `max_side`, both rounded to multiples of 32.
+pub fn dbnet_input_size(w: u32, h: u32, limit_side: u32, max_side: u32) -> (u32, u32) {
+    let short = w.min(h).max(1) as f32;
+    let mut ratio = if short < limit_side as f32 {
+        limit_side as f32 / short
+    } else {
+        1.0
+    };
+    let long = w.max(h) as f32 * ratio;
+    if long > max_side as f32 {
+        ratio *= max_side as f32 / long;
+    }
+    let round32 = |v: f32| (((v / 32.0).round() as u32).max(1)) * 32;
+    (round32(w as f32 * ratio), round32(h as f32 * ratio))
+}
+
+/// Fills DBNet's input (`3 × th × tw` values) with `image` scaled to the whole of it.
+pub fn fill_dbnet_input(
+    image: &RgbImage,
+    data: &mut [f32],
+    (tw, th): (u32, u32),
+    norm: &Normalise,
+) {
+    let place = Placement {
+        x: 0,
+        y: 0,
+        w: tw,
+        h: th,
+    };
+    resize_into(image, data, tw, th, place, norm);
 }
 
 /// DBNet post-processing settings (PaddleOCR's defaults unless noted).
@@ -145,18 +193,7 @@ impl Dbnet {
 
     /// The input size DBNet runs at for an image of this size (multiples of 32).
     pub fn input_size(&self, w: u32, h: u32) -> (u32, u32) {
-        let short = w.min(h).max(1) as f32;
-        let mut ratio = if short < self.config.limit_side as f32 {
-            self.config.limit_side as f32 / short
-        } else {
-            1.0
-        };
-        let long = w.max(h) as f32 * ratio;
-        if long > self.config.max_side as f32 {
-            ratio *= self.config.max_side as f32 / long;
-        }
-        let round32 = |v: f32| (((v / 32.0).round() as u32).max(1)) * 32;
-        (round32(w as f32 * ratio), round32(h as f32 * ratio))
+        dbnet_input_size(w, h, self.config.limit_side, self.config.max_side)
     }
 
     /// Text lines in `image`, in its pixels, best score first.
@@ -170,19 +207,7 @@ impl Dbnet {
         let slice = input
             .as_slice_mut()
             .ok_or_else(|| PlateError::Internal("input tensor not contiguous".into()))?;
-        resize_into(
-            image,
-            slice,
-            tw,
-            th,
-            Placement {
-                x: 0,
-                y: 0,
-                w: tw,
-                h: th,
-            },
-            &self.norm,
-        );
+        fill_dbnet_input(image, slice, (tw, th), &self.norm);
         let out = self.model.run(input.into_dyn().view())?;
         let map = &out[0];
         let (mh, mw) = match map.shape.as_slice() {
@@ -492,12 +517,9 @@ impl PlatedetDetector {
     /// The model's input for a frame: the canvas and its NCHW values, and where the frame
     /// sits in it.
     pub fn input(&self, frame: &RgbImage) -> ((u32, u32), Vec<f32>, Letterbox) {
-        let (tw, th) = self.canvas_for(frame.width(), frame.height());
-        let (lb, place) = Letterbox::fit(frame.width(), frame.height(), tw, th, true);
-        let mut data = vec![0.0; 3 * (tw * th) as usize];
-        fill(&mut data, &self.norm, self.pad);
-        resize_into(frame, &mut data, tw, th, place, &self.norm);
-        ((tw, th), data, lb)
+        let canvas = self.canvas_for(frame.width(), frame.height());
+        let (data, lb) = letterbox_input(frame, canvas, &self.norm, self.pad);
+        (canvas, data, lb)
     }
 
     fn session_for(&mut self, canvas: (u32, u32)) -> Result<&mut Model, PlateError> {

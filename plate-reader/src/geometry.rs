@@ -15,124 +15,16 @@
 //! component outline is made of pixel corners rather than OpenCV's pixel-centre contour, so boxes
 //! are one map pixel wider and taller than PaddleOCR's before unclipping.
 
-/// A point in some 2-D coordinate space (see the module docs for the pixel convention).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Point {
-    /// Horizontal coordinate, growing to the right.
-    pub x: f32,
-    /// Vertical coordinate, growing downwards.
-    pub y: f32,
-}
+pub use passwatch_base::geometry::{nms, BBox, Point};
 
-impl Point {
-    /// A point at `(x, y)`.
-    pub const fn new(x: f32, y: f32) -> Self {
-        Self { x, y }
-    }
-
-    /// Euclidean distance to `other`.
-    pub fn distance(self, other: Point) -> f32 {
-        (self.x - other.x).hypot(self.y - other.y)
-    }
-}
-
-/// An axis-aligned box: top-left corner plus size. A box with a non-positive width or height is
-/// empty (area 0).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct BBox {
-    /// Left edge.
-    pub x: f32,
-    /// Top edge.
-    pub y: f32,
-    /// Width.
-    pub w: f32,
-    /// Height.
-    pub h: f32,
-}
-
-impl BBox {
-    /// A box with top-left corner `(x, y)` and size `w × h`.
-    pub const fn new(x: f32, y: f32, w: f32, h: f32) -> Self {
-        Self { x, y, w, h }
-    }
-
-    /// The box spanning two corners, in any order.
-    pub fn from_corners(a: Point, b: Point) -> Self {
-        let x0 = a.x.min(b.x);
-        let y0 = a.y.min(b.y);
-        Self::new(x0, y0, a.x.max(b.x) - x0, a.y.max(b.y) - y0)
-    }
-
-    /// Right edge (`x + w`).
-    pub fn right(&self) -> f32 {
-        self.x + self.w
-    }
-
-    /// Bottom edge (`y + h`).
-    pub fn bottom(&self) -> f32 {
-        self.y + self.h
-    }
-
-    /// Area; 0 for an empty box.
-    pub fn area(&self) -> f32 {
-        if self.w > 0.0 && self.h > 0.0 {
-            self.w * self.h
-        } else {
-            0.0
-        }
-    }
-
-    /// Centre point.
-    pub fn centre(&self) -> Point {
-        Point::new(self.x + 0.5 * self.w, self.y + 0.5 * self.h)
-    }
-
-    /// The overlap of two boxes, or `None` when they do not overlap with a positive area.
-    pub fn intersection(&self, other: &BBox) -> Option<BBox> {
-        let x0 = self.x.max(other.x);
-        let y0 = self.y.max(other.y);
-        let x1 = self.right().min(other.right());
-        let y1 = self.bottom().min(other.bottom());
-        (x1 > x0 && y1 > y0).then(|| BBox::new(x0, y0, x1 - x0, y1 - y0))
-    }
-
-    /// The smallest box holding both boxes.
-    pub fn union(&self, other: &BBox) -> BBox {
-        let x0 = self.x.min(other.x);
-        let y0 = self.y.min(other.y);
-        let x1 = self.right().max(other.right());
-        let y1 = self.bottom().max(other.bottom());
-        BBox::new(x0, y0, x1 - x0, y1 - y0)
-    }
-
-    /// Intersection over union, in `[0, 1]`; 0 when either box is empty.
-    pub fn iou(&self, other: &BBox) -> f32 {
-        let inter = self.intersection(other).map_or(0.0, |b| b.area());
-        let union = self.area() + other.area() - inter;
-        if union > 0.0 {
-            inter / union
-        } else {
-            0.0
-        }
-    }
-
-    /// The box with every coordinate multiplied (to move it to a space `sx` × `sy` as large).
-    pub fn scaled(&self, sx: f32, sy: f32) -> BBox {
-        BBox::new(self.x * sx, self.y * sy, self.w * sx, self.h * sy)
-    }
-
-    /// The box grown by `dx` on the left and right and `dy` on the top and bottom.
-    pub fn padded(&self, dx: f32, dy: f32) -> BBox {
-        BBox::new(
-            self.x - dx,
-            self.y - dy,
-            self.w + 2.0 * dx,
-            self.h + 2.0 * dy,
-        )
-    }
-
+/// The corners of a box as a [`Quad`].
+pub trait BBoxQuad {
     /// The four corners as a quad (top-left, top-right, bottom-right, bottom-left).
-    pub fn to_quad(&self) -> Quad {
+    fn to_quad(&self) -> Quad;
+}
+
+impl BBoxQuad for BBox {
+    fn to_quad(&self) -> Quad {
         Quad {
             pts: [
                 Point::new(self.x, self.y),
@@ -742,33 +634,6 @@ pub fn dilate_2x2(mask: &mut [u8], width: usize, height: usize) {
             *v = here.max(left);
         }
     }
-}
-
-/// Greedy non-maximum suppression: walks the candidates by descending score (ties: lower index
-/// first) and keeps one unless it overlaps an already kept one with IoU above `iou_threshold`.
-/// Returns the kept indices in that order. NaN scores sort last.
-pub fn nms(candidates: &[(BBox, f32)], iou_threshold: f32) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..candidates.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (sa, sb) = (candidates[a].1, candidates[b].1);
-        match (sa.is_nan(), sb.is_nan()) {
-            (false, false) => sb.total_cmp(&sa).then(a.cmp(&b)),
-            (true, false) => std::cmp::Ordering::Greater,
-            (false, true) => std::cmp::Ordering::Less,
-            (true, true) => a.cmp(&b),
-        }
-    });
-    let mut kept: Vec<usize> = Vec::new();
-    for i in order {
-        let bb = &candidates[i].0;
-        if kept
-            .iter()
-            .all(|&k| candidates[k].0.iou(bb) <= iou_threshold)
-        {
-            kept.push(i);
-        }
-    }
-    kept
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::crop::{crop_bbox, rectify_for_reading};
 use crate::ctc::{AllowedClasses, CtcRead};
 use crate::detect::{Dbnet, DetectorKind, PlateCandidate, PlateDetector, PlateShape, TextLine};
 use crate::formats::PlateFormats;
-use crate::geometry::{min_area_rect, BBox, Point, Quad};
+use crate::geometry::{min_area_rect, BBox, BBoxQuad, Point, Quad};
 use crate::recognise::Recogniser;
 use crate::text::normalise_plate;
 use crate::PlateError;
@@ -75,6 +75,45 @@ pub struct PlateObservation {
     pub crop: RgbImage,
     /// For a read around a track: the plate size expected there (internal to the reader).
     expected_size: Option<(f32, f32)>,
+}
+
+impl PlateObservation {
+    /// An observation of `text` read whole in `bbox_in_frame` by the plate detector, each
+    /// character at `confidence`, scored as a perfect fit of `region` — a synthetic read, for
+    /// tests of what consumes reads (tracking, consensus, decisions) without the models.
+    pub fn synthetic(
+        bbox_in_frame: BBox,
+        text: &str,
+        confidence: f32,
+        region: Option<&str>,
+        crop: RgbImage,
+    ) -> PlateObservation {
+        let chars = text
+            .chars()
+            .map(|ch| crate::ctc::CtcChar {
+                ch,
+                confidence,
+                runner_up: None,
+            })
+            .collect();
+        PlateObservation {
+            bbox_in_frame,
+            quad_in_frame: bbox_in_frame.to_quad(),
+            detector_score: confidence,
+            detector: DetectorKind::Platedet,
+            read: CtcRead {
+                text: text.to_owned(),
+                chars,
+                confidence,
+            },
+            text: text.to_owned(),
+            region: region.map(str::to_owned),
+            format_score: if region.is_some() { 1.0 } else { 0.0 },
+            plate_score: confidence,
+            crop,
+            expected_size: None,
+        }
+    }
 }
 
 /// Time spent per stage, accumulated over calls.

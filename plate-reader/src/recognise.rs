@@ -18,6 +18,77 @@ pub const REC_MIN_WIDTH: u32 = 320;
 /// Widest crop fed, in input pixels (a 16:1 line); wider crops are squeezed.
 pub const REC_MAX_WIDTH: u32 = 768;
 
+/// Crops per inference call by default.
+pub const REC_BATCH: usize = 8;
+
+/// One call of the recogniser: which crops, the width each is scaled to, and the width the
+/// batch is padded to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecBatch {
+    /// Indices into the crops, in batch order.
+    pub items: Vec<usize>,
+    /// Each item's scaled width (height [`REC_HEIGHT`], aspect kept, at most [`REC_MAX_WIDTH`]).
+    pub widths: Vec<u32>,
+    /// The batch's padded width: its widest item, at least [`REC_MIN_WIDTH`].
+    pub width: u32,
+}
+
+impl RecBatch {
+    /// The input tensor's shape `[N, 3, 48, W]`.
+    pub fn shape(&self) -> [usize; 4] {
+        [
+            self.items.len(),
+            3,
+            REC_HEIGHT as usize,
+            self.width as usize,
+        ]
+    }
+}
+
+/// How `crops` are batched: sorted by aspect ratio (similar widths batch together with less
+/// padding, as PaddleOCR does), `batch_size` at a time.
+pub fn plan_batches(crops: &[RgbImage], batch_size: usize) -> Vec<RecBatch> {
+    let mut order: Vec<usize> = (0..crops.len()).collect();
+    order.sort_by(|&a, &b| aspect(&crops[a]).total_cmp(&aspect(&crops[b])));
+    order
+        .chunks(batch_size.max(1))
+        .map(|chunk| {
+            let widths: Vec<u32> = chunk.iter().map(|&i| input_width(&crops[i])).collect();
+            let width = widths
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(REC_MIN_WIDTH)
+                .max(REC_MIN_WIDTH);
+            RecBatch {
+                items: chunk.to_vec(),
+                widths,
+                width,
+            }
+        })
+        .collect()
+}
+
+/// Fills one batch's input (`data`: `N × 3 × 48 × W` values, zeros where padded).
+pub fn fill_batch(crops: &[RgbImage], batch: &RecBatch, norm: &Normalise, data: &mut [f32]) {
+    let th = REC_HEIGHT;
+    let plane = 3 * (batch.width * th) as usize;
+    for ((&i, &w), dst) in batch
+        .items
+        .iter()
+        .zip(&batch.widths)
+        .zip(data.chunks_mut(plane))
+    {
+        let place = Placement {
+            x: 0,
+            y: 0,
+            w,
+            h: th,
+        };
+        resize_into(&crops[i], dst, batch.width, th, place, norm);
+    }
+}
+
 /// The plate OCR model with its character set.
 pub struct Recogniser {
     model: Model,
@@ -49,7 +120,7 @@ impl Recogniser {
             norm: Normalise::from_spec(&model.manifest().input),
             model,
             charset,
-            batch_size: 8,
+            batch_size: REC_BATCH,
         })
     }
 
@@ -70,33 +141,13 @@ impl Recogniser {
         allowed: &AllowedClasses,
     ) -> Result<Vec<CtcRead>, PlateError> {
         let mut reads = Vec::with_capacity(crops.len());
-        // Similar widths batch together with less padding (PaddleOCR sorts by aspect ratio).
-        let mut order: Vec<usize> = (0..crops.len()).collect();
-        order.sort_by(|&a, &b| aspect(&crops[a]).total_cmp(&aspect(&crops[b])));
         let mut by_index: Vec<Option<CtcRead>> = vec![None; crops.len()];
-        for chunk in order.chunks(self.batch_size.max(1)) {
-            let widths: Vec<u32> = chunk.iter().map(|&i| input_width(&crops[i])).collect();
-            let tw = widths
-                .iter()
-                .copied()
-                .max()
-                .unwrap_or(REC_MIN_WIDTH)
-                .max(REC_MIN_WIDTH);
-            let th = REC_HEIGHT;
-            let mut input = Array4::<f32>::zeros((chunk.len(), 3, th as usize, tw as usize));
-            for (k, &i) in chunk.iter().enumerate() {
-                let mut item = input.index_axis_mut(ndarray::Axis(0), k);
-                let slice = item
-                    .as_slice_mut()
-                    .ok_or_else(|| PlateError::Internal("input tensor not contiguous".into()))?;
-                let place = Placement {
-                    x: 0,
-                    y: 0,
-                    w: widths[k],
-                    h: th,
-                };
-                resize_into(&crops[i], slice, tw, th, place, &self.norm);
-            }
+        for batch in plan_batches(crops, self.batch_size) {
+            let mut input = Array4::<f32>::zeros(batch.shape());
+            let data = input
+                .as_slice_mut()
+                .ok_or_else(|| PlateError::Internal("input tensor not contiguous".into()))?;
+            fill_batch(crops, &batch, &self.norm, data);
             let out = self.model.run(input.into_dyn().view())?;
             let o = &out[0];
             let (n, t, c) = match o.shape.as_slice() {
@@ -113,7 +164,7 @@ impl Recogniser {
                 .into_iter()
                 .enumerate()
             {
-                by_index[chunk[k]] = Some(read);
+                by_index[batch.items[k]] = Some(read);
             }
         }
         for r in by_index {

@@ -590,8 +590,8 @@ mod tests {
     use super::*;
     use crate::live::metrics::CameraMetrics;
     use crate::live::SimulatedClocks;
-    use crate::time::MediaTime;
     use image::RgbImage;
+    use passwatch_base::time::MediaTime;
     use std::collections::VecDeque;
     use std::sync::Mutex;
 
@@ -883,11 +883,11 @@ mod tests {
     struct SpyClocks {
         inner: SimulatedClocks,
         metrics: Arc<CameraMetrics>,
-        seen: Mutex<Vec<(CameraState, u32, Option<crate::time::WallTime>)>>,
+        seen: Mutex<Vec<(CameraState, u32, Option<passwatch_base::time::WallTime>)>>,
     }
 
-    impl crate::time::Clock for SpyClocks {
-        fn now(&self) -> crate::time::WallTime {
+    impl passwatch_base::time::Clock for SpyClocks {
+        fn now(&self) -> passwatch_base::time::WallTime {
             self.inner.now()
         }
     }
@@ -945,7 +945,7 @@ mod tests {
             ]
         );
         // Each wait is announced with the time of the next attempt, in the future.
-        let start: crate::time::WallTime = "2026-04-01T08:00:00Z".parse().unwrap();
+        let start: passwatch_base::time::WallTime = "2026-04-01T08:00:00Z".parse().unwrap();
         assert!(seen
             .iter()
             .all(|(_, _, next)| next.is_some_and(|t| t > start)));

@@ -7,7 +7,7 @@
 
 use super::camera::CameraState;
 use super::Clocks;
-use crate::time::WallTime;
+use passwatch_base::time::WallTime;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -62,6 +62,13 @@ pub struct CameraStatus {
     pub events: u64,
     /// Frames whose analysis failed (model error, event output error).
     pub analysis_errors: u64,
+    /// Of which frames skipped after a model error.
+    pub model_errors: u64,
+    /// Frames not analysed because the event output was failing (decisions halted).
+    pub frames_halted: u64,
+    /// Events decided and not yet written (held while the event output fails); a camera with
+    /// any is halted: it takes no new decision until they are written.
+    pub events_held: u64,
 }
 
 #[derive(Debug)]
@@ -93,6 +100,9 @@ pub struct CameraMetrics {
     sightings: AtomicU64,
     events: AtomicU64,
     analysis_errors: AtomicU64,
+    model_errors: AtomicU64,
+    frames_halted: AtomicU64,
+    events_held: AtomicU64,
     /// Monotonic ns of the last frame + 1 (0: none yet).
     last_frame: AtomicU64,
     /// Set by the run: the monotonic clock `last_frame` is read against.
@@ -127,6 +137,9 @@ impl CameraMetrics {
             sightings: AtomicU64::new(0),
             events: AtomicU64::new(0),
             analysis_errors: AtomicU64::new(0),
+            model_errors: AtomicU64::new(0),
+            frames_halted: AtomicU64::new(0),
+            events_held: AtomicU64::new(0),
             last_frame: AtomicU64::new(0),
             clocks: Mutex::new(None),
             convert: OnceLock::new(),
@@ -239,6 +252,22 @@ impl CameraMetrics {
         self.analysis_errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A frame was skipped after a model error (also an analysis error).
+    pub fn model_error(&self) {
+        self.model_errors.fetch_add(1, Ordering::Relaxed);
+        self.analysis_error();
+    }
+
+    /// A frame was not analysed: the camera's events cannot be written (decisions halted).
+    pub fn halted_frame(&self) {
+        self.frames_halted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Events decided and waiting to be written.
+    pub fn set_events_held(&self, n: u64) {
+        self.events_held.store(n, Ordering::Relaxed);
+    }
+
     /// Frames analysed so far.
     pub fn frames_analysed(&self) -> u64 {
         self.frames_analysed.load(Ordering::Relaxed)
@@ -278,6 +307,9 @@ impl CameraMetrics {
             sightings: self.sightings.load(Ordering::Relaxed),
             events: self.events.load(Ordering::Relaxed),
             analysis_errors: self.analysis_errors.load(Ordering::Relaxed),
+            model_errors: self.model_errors.load(Ordering::Relaxed),
+            frames_halted: self.frames_halted.load(Ordering::Relaxed),
+            events_held: self.events_held.load(Ordering::Relaxed),
         }
     }
 }
@@ -478,7 +510,7 @@ impl Metrics {
                 );
             }
         }
-        let counters: [Counter; 7] = [
+        let counters: [Counter; 9] = [
             ("passwatch_camera_frames_in_total", "Frames decoded.", |s| {
                 s.frames_in
             }),
@@ -510,7 +542,31 @@ impl Metrics {
                 "Frames whose analysis failed.",
                 |s| s.analysis_errors,
             ),
+            (
+                "passwatch_camera_model_errors_total",
+                "Frames skipped after a model error.",
+                |s| s.model_errors,
+            ),
+            (
+                "passwatch_camera_frames_halted_total",
+                "Frames not analysed because the camera's events could not be written.",
+                |s| s.frames_halted,
+            ),
         ];
+        let _ = writeln!(
+            out,
+            "# HELP passwatch_camera_events_held Events decided and not yet written (the event \
+             output is failing: decisions on this camera are halted until they are written)."
+        );
+        let _ = writeln!(out, "# TYPE passwatch_camera_events_held gauge");
+        for s in &statuses {
+            let _ = writeln!(
+                out,
+                "passwatch_camera_events_held{{camera=\"{}\"}} {}",
+                esc(&s.id),
+                s.events_held
+            );
+        }
         for (name, help, get) in counters {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} counter");

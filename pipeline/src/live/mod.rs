@@ -20,21 +20,19 @@
 //! - [`queue`]: the hand-over between cameras and workers, with its drop policy.
 //! - [`workers`]: the inference workers and the per-camera decision state.
 //! - [`snapshots`]: the registry snapshots every decision is taken against, kept current.
-//! - [`metrics`], [`http`]: what an operator sees. [`shutdown`]: signals.
+//! - [`metrics`]: what an operator sees (served by the `passwatch` binary's HTTP surface).
 //!
 //! Time: [`Clocks`] gives wall time (frame arrival, event times) and monotonic time (watchdog,
 //! backoff); tests of the supervisor use [`SimulatedClocks`], whose sleeps return at once.
 
 pub mod camera;
-pub mod http;
 pub mod metrics;
 pub mod queue;
-pub mod shutdown;
 pub mod snapshots;
 pub mod source;
 pub mod workers;
 
-use crate::time::{Clock, WallTime};
+use passwatch_base::time::{Clock, WallTime};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};

@@ -18,8 +18,8 @@
 //! end of the run): that marker is never dropped, and the worker closes the session's open
 //! tracks when it sees it.
 
-use crate::time::{MediaTime, WallTime};
 use image::RgbImage;
+use passwatch_base::time::{MediaTime, WallTime};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 

@@ -11,7 +11,7 @@
 
 use super::metrics::Metrics;
 use super::{Clocks, Stop};
-use crate::registry::{PassSnapshot, Registry, RegistryError, WatchlistSnapshot};
+use passwatch_registry::{PassSnapshot, Registry, RegistryError, WatchlistSnapshot};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};

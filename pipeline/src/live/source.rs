@@ -19,11 +19,11 @@
 //! looped file the cue to start again.
 
 use crate::ingest::{self, FrameSelection, FrameSelector, Rgbizer};
-use crate::time::MediaTime;
 use gst::prelude::*;
 use gstreamer as gst;
 use gstreamer_app as gst_app;
 use image::RgbImage;
+use passwatch_base::time::MediaTime;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -218,7 +218,7 @@ pub struct SourceOptions {
 impl Default for SourceOptions {
     fn default() -> Self {
         SourceOptions {
-            analyse_fps: crate::replay::DEFAULT_PLATE_ANALYSE_FPS,
+            analyse_fps: crate::engine::DEFAULT_PLATE_ANALYSE_FPS,
             latency_ms: 200,
         }
     }

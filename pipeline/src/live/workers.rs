@@ -7,11 +7,19 @@
 //!
 //! 1. runs the models the camera's analyses ask for (no lock held: workers infer in parallel);
 //! 2. takes the registry snapshots current at that moment (one `Arc`: one version per frame);
-//! 3. with the event output locked, tracks the findings and decides the tracks that end with
-//!    **the same code as `replay`** (`replay::StreamTrackers`, `replay::DecideCtx::apply` /
-//!    `finish`): sightings, rules, evidence, events in `events.jsonl` and the journal;
-//! 4. syncs `events.jsonl` to disk when an event was written, before anything else happens,
-//!    so an event decided is an event kept, even if the process is killed next.
+//! 3. under the camera's own state only, tracks the findings and decides the tracks that end
+//!    with **the stream engine** ([`crate::engine`], the code `replay` and `bench` drive):
+//!    sightings, rules, evidence blurred, encoded and written — no lock shared with other
+//!    cameras is held for any of it;
+//! 4. appends each event through [`LiveSink`]: the one shared lock is taken only for the append
+//!    to `events.jsonl`, its sync to disk, and the journal insert, so an event decided is an
+//!    event kept, even if the process is killed next.
+//!
+//! Errors: a model error skips the frame and is counted (`model_errors`). An event that cannot
+//! be written (disk full, a read-only journal) raises the alarm (`event_write_errors`, and the
+//! camera's `events_held` gauge); the event is held in memory with its evidence, and the camera
+//! takes no new decision (its frames are counted as `frames_halted`, not analysed) until a retry
+//! writes the held events, so nothing decided is lost.
 //!
 //! Wall time: a track first seen at media time `t` was seen at `captured_at − media_time + t`
 //! of the frame being analysed (its arrival on the run's clock), so rules are checked at the
@@ -25,21 +33,23 @@ use super::metrics::Metrics;
 use super::queue::{FrameBoard, LiveFrame, SessionId, Work};
 use super::snapshots::{SnapshotCell, Snapshots};
 use super::Clocks;
-use crate::events::{EventSink, Journal, JsonlSink, Subject};
+use crate::engine::{
+    DecideSetup, DecideState, Decider, EngineError, FaceSetup, Models, StreamId, StreamTrackers,
+};
 use crate::faces::FaceTrackerConfig;
 use crate::ingest::Frame;
-use crate::replay::{
-    DecideCtx, FaceSetup, PendingBreach, ReplayModels, ReplaySetup, ReplaySummary, StreamTrackers,
-};
-use crate::rules::FaceThreshold;
-use crate::site::Site;
-use crate::time::WallTime;
 use crate::track::TrackerConfig;
+use image::RgbImage;
+use passwatch_base::time::WallTime;
+use passwatch_events::evidence::{encode_evidence, write_encoded, Evidence};
+use passwatch_events::{Event, EventError, EventSink, Journal, JsonlSink, Subject};
 use passwatch_plate_reader::formats::PlateFormats;
+use passwatch_registry::site::Site;
+use passwatch_rules::FaceThreshold;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -68,6 +78,47 @@ pub struct EventOutput {
     pub journal: Journal,
 }
 
+/// A camera's view of the run's event output: evidence is written without any lock (each event
+/// has its own folder); the shared output is locked only to append, sync and insert.
+pub struct LiveSink<'a> {
+    out: &'a Mutex<EventOutput>,
+    dir: &'a Path,
+}
+
+impl<'a> LiveSink<'a> {
+    /// The sink of a run writing under `dir` into `out`.
+    pub fn new(out: &'a Mutex<EventOutput>, dir: &'a Path) -> Self {
+        LiveSink { out, dir }
+    }
+}
+
+impl EventSink for LiveSink<'_> {
+    fn contains(&self, event_id: &str) -> bool {
+        lock(self.out).jsonl.contains(event_id)
+    }
+
+    fn store_evidence(
+        &mut self,
+        event_id: &str,
+        crop: &RgbImage,
+        frame: &RgbImage,
+    ) -> Result<Evidence, EventError> {
+        write_encoded(self.dir, encode_evidence(event_id, crop, frame)?)
+    }
+
+    /// Durable before anything else happens (a signal, a crash, a kill): the line is synced.
+    fn emit(&mut self, event: &Event) -> Result<(), EventError> {
+        let mut out = lock(self.out);
+        out.jsonl.emit(event)?;
+        out.jsonl.flush()?;
+        out.journal.insert(event).map(|_| ())
+    }
+
+    fn flush(&mut self) -> Result<(), EventError> {
+        lock(self.out).jsonl.flush()
+    }
+}
+
 /// A camera's state between frames, owned by whichever worker analyses it.
 #[derive(Default)]
 struct CameraAnalysis {
@@ -76,9 +127,8 @@ struct CameraAnalysis {
     streams: Option<StreamTrackers>,
     /// Wall time of media time zero in the session, from the latest analysed frame.
     anchor: Option<WallTime>,
-    /// Outcome counts; its `events` are taken out after every step.
-    summary: ReplaySummary,
-    pending: Vec<PendingBreach>,
+    /// Outcome counts, held breaches and events; its `events` are taken out after every step.
+    state: DecideState,
 }
 
 /// Everything the workers share.
@@ -151,9 +201,8 @@ impl Shared {
 
     /// Makes everything written so far durable (the journal commits every insert; the JSONL
     /// file is synced after every event already, this is for the end of the run).
-    pub fn flush(&self) -> anyhow::Result<()> {
-        lock(&self.events).jsonl.flush()?;
-        Ok(())
+    pub fn flush(&self) -> Result<(), EventError> {
+        lock(&self.events).jsonl.flush()
     }
 
     /// Events in `events.jsonl` (including those of earlier runs).
@@ -161,12 +210,9 @@ impl Shared {
         lock(&self.events).jsonl.len()
     }
 
-    fn setup<'a>(&'a self, camera: &CameraInfo, snap: &'a Snapshots) -> ReplaySetup<'a> {
-        ReplaySetup {
+    fn setup<'a>(&'a self, snap: &'a Snapshots) -> DecideSetup<'a> {
+        DecideSetup {
             site: &self.site,
-            camera: camera.id.clone(),
-            analyse_fps: None,
-            recorded_at: None,
             passes: &snap.passes,
             tracker: self.tracker.clone(),
             faces: match (&snap.watchlist, self.threshold) {
@@ -177,14 +223,12 @@ impl Shared {
                 _ => None,
             },
             face_tracker: self.face_tracker.clone(),
-            out_dir: self.out_dir.clone(),
-            progress: false,
         }
     }
 }
 
 /// A worker's loop: takes work until the board is closed and empty.
-pub fn run_worker(shared: Arc<Shared>, mut models: ReplayModels) {
+pub fn run_worker(shared: Arc<Shared>, mut models: Models) {
     let model_ids = models.model_ids();
     while let Some(work) = shared.board.take() {
         let camera = work.camera;
@@ -205,12 +249,7 @@ pub fn run_worker(shared: Arc<Shared>, mut models: ReplayModels) {
     }
 }
 
-fn handle(
-    shared: &Shared,
-    models: &mut ReplayModels,
-    model_ids: &BTreeMap<String, String>,
-    work: Work,
-) {
+fn handle(shared: &Shared, models: &mut Models, model_ids: &BTreeMap<String, String>, work: Work) {
     let Some(info) = shared.cameras.get(work.camera) else {
         return;
     };
@@ -249,7 +288,7 @@ struct Step<'a> {
 }
 
 impl Step<'_> {
-    fn analyse(&self, models: &mut ReplayModels, a: &mut CameraAnalysis, frame: LiveFrame) {
+    fn analyse(&self, models: &mut Models, a: &mut CameraAnalysis, frame: LiveFrame) {
         let shared = self.shared;
         let metrics = &shared.metrics;
         let waited = shared.clocks.monotonic().saturating_sub(frame.arrived);
@@ -259,8 +298,21 @@ impl Step<'_> {
         }
         a.session = Some(frame.session);
         let snap = shared.snapshots.current();
-        let setup = shared.setup(self.info, &snap);
-        let streams = a.streams.get_or_insert_with(|| StreamTrackers::new(&setup));
+        let setup = shared.setup(&snap);
+        a.streams.get_or_insert_with(|| {
+            StreamTrackers::new(&setup.tracker, &setup.face_tracker, setup.site)
+        });
+        if a.state.held_events() > 0 {
+            // The event output failed: write what is held before deciding anything new.
+            self.decide(models, a, &setup, |d, _| d.retry_held());
+            if a.state.held_events() > 0 {
+                metrics.cameras[self.camera].halted_frame();
+                return;
+            }
+        }
+        let Some(streams) = a.streams.as_mut() else {
+            return;
+        };
         let arrived = frame.arrived;
         let anchor =
             frame.captured_at - chrono::Duration::nanoseconds(frame.media_time.as_nanos() as i64);
@@ -279,9 +331,9 @@ impl Step<'_> {
         let found = match found {
             Ok(f) => f,
             Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), media_time = %frame.media_time,
+                tracing::warn!(error = %e, media_time = %frame.media_time,
                     "analysis of a frame failed; frame skipped");
-                metrics.cameras[self.camera].analysis_error();
+                metrics.cameras[self.camera].model_error();
                 return;
             }
         };
@@ -298,7 +350,7 @@ impl Step<'_> {
             .observe(shared.clocks.monotonic().saturating_sub(arrived));
     }
 
-    fn end_session(&self, models: &mut ReplayModels, a: &mut CameraAnalysis, end: SessionId) {
+    fn end_session(&self, models: &mut Models, a: &mut CameraAnalysis, end: SessionId) {
         // A marker for this session or a later one: the open session is over. An older marker
         // (its session was closed when a newer frame came) changes nothing.
         if let Some(open) = a.session.filter(|s| s.number <= end.number) {
@@ -307,14 +359,14 @@ impl Step<'_> {
     }
 
     /// Closes every open track of the session, decides them, raises held breaches.
-    fn close_session(&self, models: &mut ReplayModels, a: &mut CameraAnalysis, session: SessionId) {
+    fn close_session(&self, models: &mut Models, a: &mut CameraAnalysis, session: SessionId) {
         let open = a
             .streams
             .as_ref()
             .map_or(0, |s| s.plates.active().len() + s.faces.active().len());
         let snap = self.shared.snapshots.current();
-        let setup = self.shared.setup(self.info, &snap);
-        self.decide(models, a, &setup, |ctx, streams| ctx.finish(streams));
+        let setup = self.shared.setup(&snap);
+        self.decide(models, a, &setup, |d, streams| d.finish(streams));
         tracing::debug!(
             session = session.number,
             open_tracks = open,
@@ -325,13 +377,13 @@ impl Step<'_> {
         a.anchor = None;
     }
 
-    /// Runs one decision step with the event output locked, then publishes what it raised.
+    /// Runs one decision step under the camera's own state, then publishes what it raised.
     fn decide(
         &self,
-        models: &mut ReplayModels,
+        models: &mut Models,
         a: &mut CameraAnalysis,
-        setup: &ReplaySetup<'_>,
-        step: impl FnOnce(&mut DecideCtx<'_, '_>, &mut StreamTrackers) -> anyhow::Result<()>,
+        setup: &DecideSetup<'_>,
+        step: impl FnOnce(&mut Decider<'_, '_>, &mut StreamTrackers) -> Result<(), EngineError>,
     ) {
         let shared = self.shared;
         let (Some(session), Some(streams)) = (a.session, a.streams.as_mut()) else {
@@ -348,38 +400,31 @@ impl Step<'_> {
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         );
         let regions: Vec<&str> = shared.regions.iter().map(String::as_str).collect();
-        let before = a.summary.outcomes.sightings + a.summary.outcomes.face_tracks;
-        let mut out = lock(&shared.events);
-        let EventOutput { jsonl, journal } = &mut *out;
-        let mut ctx = DecideCtx {
+        let before = a.state.outcomes.sightings + a.state.outcomes.face_tracks;
+        let mut sink = LiveSink::new(&shared.events, &shared.out_dir);
+        let mut decider = Decider {
             setup,
-            camera_id: &self.info.id,
-            source: &self.info.source,
-            source_key: &source_key,
-            start,
+            stream: StreamId {
+                camera_id: &self.info.id,
+                source: &self.info.source,
+                source_key: &source_key,
+                start,
+            },
             models: self.model_ids,
             regions: &regions,
             formats: PlateFormats::builtin(),
-            jsonl,
-            journal,
-            summary: &mut a.summary,
+            sink: &mut sink,
             privacy: &mut models.privacy,
-            pending: std::mem::take(&mut a.pending),
+            state: &mut a.state,
+            observer: None,
         };
-        let result = step(&mut ctx, streams);
-        a.pending = std::mem::take(&mut ctx.pending);
-        drop(ctx);
-        let events = std::mem::take(&mut a.summary.events);
-        // Durable before anything else happens: a signal, a crash, a kill.
-        let synced = if events.is_empty() {
-            Ok(())
-        } else {
-            out.jsonl.flush()
-        };
-        drop(out);
+        let result = step(&mut decider, streams);
+        let write_error = decider.take_write_error();
+        let events = std::mem::take(&mut a.state.events);
         let metrics = &shared.metrics;
         let camera = &metrics.cameras[self.camera];
-        let after = a.summary.outcomes.sightings + a.summary.outcomes.face_tracks;
+        let after = a.state.outcomes.sightings + a.state.outcomes.face_tracks;
+        camera.set_events_held(a.state.held_events() as u64);
         camera.decided(after - before, events.len() as u64);
         let now = shared.clocks.now();
         for e in &events {
@@ -410,13 +455,18 @@ impl Step<'_> {
                 let _ = stdout.flush();
             }
         }
-        if let Err(e) = result.and(synced.map_err(anyhow::Error::from)) {
+        if let Some(e) = write_error {
             metrics.event_write_error();
             camera.analysis_error();
-            tracing::error!(
-                error = format!("{e:#}"),
-                "deciding or writing events failed"
-            );
+            tracing::error!(error = %e, held = a.state.held_events(),
+                "events could not be written; they are held and this camera takes no new decision until they are");
+        }
+        if let Err(e) = result {
+            if e.is_event_write() {
+                metrics.event_write_error();
+            }
+            camera.analysis_error();
+            tracing::error!(error = %e, "deciding failed");
         }
     }
 }

@@ -1,0 +1,1 @@
+//! Unit tests of the engine's decisions, without ONNX.

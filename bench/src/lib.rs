@@ -19,6 +19,7 @@
 
 pub mod analysis;
 pub mod command;
+pub mod figures;
 pub mod inputs;
 pub mod limits;
 pub mod machine;
@@ -29,4 +30,5 @@ pub mod stats;
 pub mod streams;
 pub mod synthetic;
 
-pub use command::{run, run_report, BenchArgs, BenchReport};
+pub use command::{run, run_report, BenchArgs};
+pub use figures::BenchReport;

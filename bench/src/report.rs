@@ -1,6 +1,6 @@
 //! The bench's output: the terminal table, the markdown report and its SVG chart.
 
-use crate::command::{BenchReport, SweepPoint};
+use crate::figures::{BenchReport, SweepPoint};
 use crate::reference::Side;
 use anyhow::{Context, Result};
 use std::fmt::Write;
@@ -463,7 +463,7 @@ pub fn markdown(r: &BenchReport, chart: &str) -> String {
          provider {}.\n",
         r.settings.workers,
         r.settings.threads,
-        crate::command::KEPT_FRAMES,
+        crate::figures::KEPT_FRAMES,
         r.machine.provider_used
     );
     let _ = writeln!(

@@ -9,38 +9,12 @@
 //! the frames between read around the open tracks. A plate that enters between two detector
 //! frames is found at the next one, at most `detect_every − 1` analysed frames later.
 
+pub use crate::track::PlateSchedule;
 use crate::track::Tracker;
 use image::RgbImage;
 use passwatch_base::time::MediaTime;
 use passwatch_plate_reader::reader::{PlateObservation, PlateReader};
 use passwatch_plate_reader::PlateError;
-
-/// How often the detector runs, and how far around a track its plate is looked for.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PlateSchedule {
-    /// The detector runs on one analysed frame in this many (1 = every frame). Default 2:
-    /// measured on `plates_dev.mp4` at 5 analysed frames/s, every other frame gives the same
-    /// consensus accuracy (83.8%), one more plate with exactly one sighting (71 of 74 against
-    /// 70: tracked reads carry a plate the detector sees only once) and half the detector time.
-    pub detect_every: u32,
-    /// A tracked region is the predicted box grown by this share of its size on each side.
-    /// Default 0.6.
-    pub grow: f32,
-    /// Only tracks seen within this long are read around. Default 0.5 s; never less than one
-    /// and a half analysed-frame intervals, so that at a low analysis rate (2 fps: frames
-    /// 0.5 s apart) a track seen on the previous analysed frame still counts as recent.
-    pub recent: MediaTime,
-}
-
-impl Default for PlateSchedule {
-    fn default() -> Self {
-        PlateSchedule {
-            detect_every: 2,
-            grow: 0.6,
-            recent: MediaTime::from_secs_f64(0.5),
-        }
-    }
-}
 
 /// Reads one stream's analysed frames on a [`PlateSchedule`].
 #[derive(Debug)]

@@ -91,23 +91,8 @@ impl World {
     /// The bench's site: one camera running `analyses` in a zone restricted at all times, and a
     /// `home` zone for the watchlist's subjects.
     pub fn site(regions: &[String], faces: bool) -> Result<Site> {
-        let analyses = if faces {
-            "[\"plates\", \"faces\"]"
-        } else {
-            "[\"plates\"]"
-        };
-        let regions = regions
-            .iter()
-            .map(|r| format!("{r:?}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let text = format!(
-            "name = \"bench\"\nutc_offset = \"+00:00\"\n[plates]\nregions = [{regions}]\n\
-             [[cameras]]\nid = \"{BENCH_CAMERA}\"\nzone = \"bench-zone\"\nanalyses = {analyses}\n\
-             [[zones]]\nid = \"bench-zone\"\n[[zones.restrictions]]\n\
-             [[zones]]\nid = \"home\"\n"
-        );
-        Site::from_toml_str(&text, "<bench site>").context("the bench's own site config")
+        Site::one_camera(BENCH_CAMERA, "bench-zone", regions, faces, true)
+            .context("the bench's own site config")
     }
 }
 

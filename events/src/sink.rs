@@ -13,7 +13,7 @@
 //!
 //! The fleet's publisher (NATS) goes behind the same trait.
 
-use crate::evidence::{encode_evidence, write_encoded, Evidence};
+use crate::evidence::{encode_evidence, write_evidence, Evidence};
 use crate::{Event, EventError, Journal, JsonlSink};
 use image::RgbImage;
 use std::collections::HashSet;
@@ -81,7 +81,7 @@ impl EventSink for FolderSink {
         crop: &RgbImage,
         frame: &RgbImage,
     ) -> Result<Evidence, EventError> {
-        write_encoded(&self.dir, encode_evidence(event_id, crop, frame)?)
+        write_evidence(&self.dir, event_id, crop, frame)
     }
 
     fn emit(&mut self, event: &Event) -> Result<(), EventError> {

@@ -571,17 +571,7 @@ const EVAL_CAMERA: &str = "eval-camera";
 /// A site with one plate camera in a zone that is never restricted: the engine decides every
 /// sighting `not_restricted`, so an evaluation raises no event and needs no evidence.
 fn eval_site(regions: &[String]) -> Result<passwatch_registry::site::Site> {
-    let regions = regions
-        .iter()
-        .map(|r| format!("{r:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let text = format!(
-        "name = \"eval\"\nutc_offset = \"+00:00\"\n[plates]\nregions = [{regions}]\n\
-         [[cameras]]\nid = \"{EVAL_CAMERA}\"\nzone = \"eval-zone\"\nanalyses = [\"plates\"]\n\
-         [[zones]]\nid = \"eval-zone\"\n"
-    );
-    passwatch_registry::site::Site::from_toml_str(&text, "<eval site>")
+    passwatch_registry::site::Site::one_camera(EVAL_CAMERA, "eval-zone", regions, false, false)
         .context("the evaluation's own site config")
 }
 

@@ -422,6 +422,39 @@ impl Site {
         Site::from_toml_str(&text, &path.display().to_string())
     }
 
+    /// A site of one camera `camera` in zone `zone` reading plates of `regions` (and faces when
+    /// `faces`), the zone restricted at all times or never, plus a zone `home` for watchlist
+    /// subjects: the site an evaluation or a benchmark decides on.
+    pub fn one_camera(
+        camera: &str,
+        zone: &str,
+        regions: &[String],
+        faces: bool,
+        restricted: bool,
+    ) -> Result<Site, SiteError> {
+        let analyses = if faces {
+            "[\"plates\", \"faces\"]"
+        } else {
+            "[\"plates\"]"
+        };
+        let regions = regions
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let restriction = if restricted {
+            "[[zones.restrictions]]\n"
+        } else {
+            ""
+        };
+        let text = format!(
+            "name = {camera:?}\nutc_offset = \"+00:00\"\n[plates]\nregions = [{regions}]\n\
+             [[cameras]]\nid = {camera:?}\nzone = {zone:?}\nanalyses = {analyses}\n\
+             [[zones]]\nid = {zone:?}\n{restriction}[[zones]]\nid = \"home\"\n"
+        );
+        Site::from_toml_str(&text, &format!("<site of {camera}>"))
+    }
+
     /// Parses and checks the text of a site file; `file` names it in errors.
     pub fn from_toml_str(text: &str, file: &str) -> Result<Site, SiteError> {
         let raw: RawSite = toml::from_str(text).map_err(|source| SiteError::Parse {

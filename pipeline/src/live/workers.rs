@@ -41,7 +41,7 @@ use crate::ingest::Frame;
 use crate::track::TrackerConfig;
 use image::RgbImage;
 use passwatch_base::time::WallTime;
-use passwatch_events::evidence::{encode_evidence, write_encoded, Evidence};
+use passwatch_events::evidence::{write_evidence, Evidence};
 use passwatch_events::{Event, EventError, EventSink, Journal, JsonlSink, Subject};
 use passwatch_plate_reader::formats::PlateFormats;
 use passwatch_registry::site::Site;
@@ -103,7 +103,7 @@ impl EventSink for LiveSink<'_> {
         crop: &RgbImage,
         frame: &RgbImage,
     ) -> Result<Evidence, EventError> {
-        write_encoded(self.dir, encode_evidence(event_id, crop, frame)?)
+        write_evidence(self.dir, event_id, crop, frame)
     }
 
     /// Durable before anything else happens (a signal, a crash, a kill): the line is synced.

@@ -17,7 +17,7 @@ Reported (JSON on stdout and, with --report DIR, report.json + report.md):
     default the first minute);
   - the machine and the settings.
 
-Usage (after `cargo build --release -p passwatch-pipeline`):
+Usage (after `cargo build --release -p passwatch`):
   python3 bench/live_soak.py --file ../shared/fixtures/video/plates_dev.mp4 --cameras 4 \
       --minutes 11 --report bench/runs/DATE-MACHINE/live-4cams
 """

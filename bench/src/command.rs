@@ -22,11 +22,11 @@
 //! `--report DIR` a markdown report and an SVG chart ([`report::markdown`], [`report::svg`]).
 
 use crate::analysis::{MaxStreams, Trial};
+use crate::figures::{BenchReport, CpuShare, Settings, SweepPoint, VideoInfo, KEPT_FRAMES};
 use crate::limits::InputPlan;
 use crate::machine::{self, Machine};
 use crate::reference::Comparison;
 use crate::streams::{StreamsConfig, StreamsRun, World};
-use crate::figures::{BenchReport, CpuShare, Settings, SweepPoint, VideoInfo, KEPT_FRAMES};
 use crate::{analysis, limits, reference, report, streams, synthetic};
 use anyhow::{bail, Context, Result};
 use passwatch_models::{ExecutionProvider, ModelCache, ModelManifest, Role, SessionOptions};

@@ -147,4 +147,3 @@ pub struct BenchReport {
     /// Wall seconds of the whole invocation.
     pub elapsed_s: f64,
 }
-

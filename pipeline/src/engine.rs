@@ -15,6 +15,7 @@
 //! Errors are [`EngineError`]s with a kind a driver acts on: a model error skips the frame, an
 //! event write error stops decisions for the camera rather than losing them.
 
+pub use crate::error::ErrorKind;
 use crate::faces::{FaceTrack, FaceTracker, FaceTrackerConfig, TrackFace};
 use crate::ingest::Frame;
 use crate::plates::PlateAnalyser;
@@ -58,9 +59,18 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// What the error is about.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            EngineError::Model { .. } => ErrorKind::Model,
+            EngineError::EventWrite(_) => ErrorKind::EventWrite,
+            EngineError::Registry(_) => ErrorKind::Registry,
+        }
+    }
+
     /// Whether the error is about the event output (the caller must stop deciding).
     pub fn is_event_write(&self) -> bool {
-        matches!(self, EngineError::EventWrite(_))
+        self.kind() == ErrorKind::EventWrite
     }
 }
 

@@ -77,6 +77,12 @@ pub enum IngestError {
 }
 
 impl IngestError {
+    /// What the error is about (always ingest), as [`crate::engine::EngineError::kind`] says
+    /// for the engine's errors.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Ingest
+    }
+
     /// Whether trying the same source again may succeed (a live camera coming back), as opposed
     /// to a fault of the input itself (a missing, corrupt or truncated file).
     pub fn is_retryable(&self) -> bool {

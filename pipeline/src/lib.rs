@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod engine;
+pub mod error;
 pub mod faces;
 pub mod ingest;
 pub mod live;

@@ -400,6 +400,12 @@ pub fn text(o: &Output) -> (String, String) {
     )
 }
 
+/// SHA-256 of `bytes`, lower-case hex (as events name their evidence).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 pub fn events_of(path: &Path) -> Vec<Value> {
     match std::fs::read_to_string(path) {
         Ok(t) => t

@@ -421,3 +421,78 @@ fn decisions(events: &[Value]) -> std::collections::BTreeMap<String, String> {
         })
         .collect()
 }
+
+/// An event that cannot be written (its evidence folder cannot be made: `evidence` is a file)
+/// is not lost: the camera raises the alarm, holds the event, analyses no further frame and
+/// decides nothing new until the output works again; then the held event is written, with its
+/// evidence, and the camera goes on.
+#[test]
+fn an_event_that_cannot_be_written_is_held_and_the_camera_halts_until_it_can() {
+    let _turn = serial();
+    let clip = clip_one_plate();
+    let work = tempdir();
+    let source = format!("file://{}?loop=1", clip.display());
+    let site = write_site(work.path(), &[("gate".into(), source)], 5.0);
+    let registry = registry_with(work.path(), &[("passes.csv", &test_passes())]);
+    let out = work.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // Root ignores permissions, so the failure is made by a file where a folder must go.
+    let evidence = out.join("evidence");
+    std::fs::write(&evidence, "not a folder").unwrap();
+    let run = Run::start(&site, &registry, &out, &[]);
+
+    // M5XSX has no pass: its first sighting is decided, and cannot be written.
+    let cams = run.wait_for("an event held", Duration::from_secs(90), |c| {
+        camera(c, "gate")["events_held"].as_u64() >= Some(1)
+    });
+    let held_at = camera(&cams, "gate").clone();
+    assert!(run.events().is_empty(), "{:?}", run.events());
+    assert!(run
+        .get("/metrics")
+        .lines()
+        .any(|l| l.starts_with("passwatch_event_write_errors_total ") && !l.ends_with(" 0")));
+    // Halted: frames keep coming, none is analysed, nothing new is decided.
+    let halted = run.wait_for("frames halted", Duration::from_secs(30), |c| {
+        camera(c, "gate")["frames_halted"].as_u64() >= Some(5)
+    });
+    let gate = camera(&halted, "gate");
+    assert_eq!(
+        gate["frames_analysed"], held_at["frames_analysed"],
+        "{gate:#}"
+    );
+    assert_eq!(gate["sightings"], held_at["sightings"], "{gate:#}");
+    assert!(!out.join("events.jsonl").exists() || events_of(&out.join("events.jsonl")).is_empty());
+
+    // The output works again: the held event is written first, then the camera goes on.
+    std::fs::remove_file(&evidence).unwrap();
+    std::fs::create_dir(&evidence).unwrap();
+    let first = run.wait_for_event(Duration::from_secs(30), |e| e.subject == "M5XSX");
+    assert_eq!(first.reason, "unknown_plate");
+    run.wait_for("analysing again", Duration::from_secs(30), |c| {
+        let g = camera(c, "gate");
+        g["events_held"] == 0 && g["frames_analysed"].as_u64() > held_at["frames_analysed"].as_u64()
+    });
+    let status = run.stop();
+    assert_eq!(status.code(), Some(0), "{}", run.stderr_tail());
+    let events = events_of(&out.join("events.jsonl"));
+    let e = events
+        .iter()
+        .find(|e| e["event_id"] == first.event_id.as_str())
+        .expect("the held event is in events.jsonl");
+    for part in ["crop", "frame"] {
+        let file = out.join(e["evidence"][part]["file"].as_str().unwrap());
+        let bytes = std::fs::read(&file).unwrap();
+        assert_eq!(
+            e["evidence"][part]["sha256"].as_str().unwrap(),
+            sha256_hex(&bytes),
+            "{}",
+            file.display()
+        );
+    }
+    // Once, in the file and in the journal.
+    let once = events
+        .iter()
+        .filter(|x| x["event_id"] == e["event_id"])
+        .count();
+    assert_eq!(once, 1);
+}

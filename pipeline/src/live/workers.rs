@@ -302,13 +302,22 @@ impl Step<'_> {
         a.streams.get_or_insert_with(|| {
             StreamTrackers::new(&setup.tracker, &setup.face_tracker, setup.site)
         });
-        if a.state.held_events() > 0 {
-            // The event output failed: write what is held before deciding anything new.
-            self.decide(models, a, &setup, |d, _| d.retry_held());
+        let held = a.state.held_events();
+        if held > 0 {
+            // The event output failed: write what is held before deciding anything new. A
+            // retry that fails again is not logged again (the first failure was).
+            self.decide(models, a, &setup, |d, _| {
+                let _ = d.retry_held();
+                Ok(())
+            });
             if a.state.held_events() > 0 {
                 metrics.cameras[self.camera].halted_frame();
                 return;
             }
+            tracing::warn!(
+                written = held,
+                "the event output works again: the held events are written, decisions resume"
+            );
         }
         let Some(streams) = a.streams.as_mut() else {
             return;

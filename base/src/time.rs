@@ -4,8 +4,10 @@
 //! monotonic within one source and meaningless across sources. A [`WallTime`] is a UTC instant:
 //! when the frame was captured in the world, which is what passes and restriction schedules are
 //! checked against. In replay the wall time of a frame is the recording's start plus its media
-//! time, so a replay is deterministic. Registry versions are stamped by a [`Clock`], which tests
-//! control; live cameras stamp frames with their arrival on the run's clocks.
+//! time, so a replay is deterministic. A live camera (`passwatch run`) stamps each frame with
+//! its arrival on the run's clock (`passwatch_pipeline::live::Clocks`, a [`Clock`]), and a track
+//! first seen at media time `t` gets that arrival minus the frame's media time plus `t`.
+//! Registry versions are stamped by a [`Clock`] too; tests control both.
 
 use std::fmt;
 
@@ -66,7 +68,8 @@ impl fmt::Display for MediaTime {
     }
 }
 
-/// A source of wall-clock time. Live mode uses [`SystemClock`]; tests use a clock they control.
+/// A source of wall-clock time. The registry uses [`SystemClock`], live cameras
+/// `passwatch_pipeline::live::RealClocks`; tests use a clock they control.
 pub trait Clock: Send + Sync {
     /// The current UTC instant.
     fn now(&self) -> WallTime;

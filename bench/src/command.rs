@@ -15,7 +15,7 @@
 //!    tensors made from frames kept from step 2 (and the plate boxes, crops and faces found in
 //!    them);
 //! 5. the **limit** and the **verdict** ([`analysis`]);
-//! 6. optionally the **reference** ([`reference`]) on the same file with the same threads, and
+//! 6. optionally the **reference** ([`mod@reference`]) on the same file with the same threads, and
 //!    passwatch again on exactly the frames it analysed, with the reads compared.
 //!
 //! Output: a table on the terminal ([`report::table`]), or one JSON object (`--json`), and with

@@ -49,7 +49,7 @@ const SHAPES: &[&str] = &[
     "LLLNLNN", "LLNLNNN",
 ];
 
-/// A random plate of one of [`SHAPES`].
+/// A random plate of one of the shapes in `SHAPES`.
 pub fn random_plate(rng: &mut Rng) -> String {
     const LETTERS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     const DIGITS: &[u8] = b"0123456789";

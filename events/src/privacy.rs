@@ -108,7 +108,17 @@ mod tests {
 
     #[test]
     fn boxes_outside_the_frame_are_clipped() {
-        let mut frame = RgbImage::new(50, 50);
+        // A textured frame: blurring a flat one would change nothing and prove nothing.
+        let orig = RgbImage::from_fn(50, 50, |x, y| {
+            image::Rgb([
+                (x * 37 % 256) as u8,
+                (y * 53 % 256) as u8,
+                ((x * y) % 256) as u8,
+            ])
+        });
+        let mut frame = orig.clone();
+        // Hangs over the left and bottom edges: in the frame, the box covers x 0..50, y 40..50,
+        // and grown by a quarter it reaches up to y 15.
         blur_faces(
             &mut frame,
             &[BBox {
@@ -119,6 +129,21 @@ mod tests {
             }],
             None,
         );
+        let changed = (40..50)
+            .flat_map(|y| (0..50).map(move |x| (x, y)))
+            .filter(|&(x, y)| frame.get_pixel(x, y) != orig.get_pixel(x, y))
+            .count();
+        assert!(
+            changed > 50 * 10 * 9 / 10,
+            "{changed} of 500 pixels changed"
+        );
+        for y in 0..15 {
+            for x in 0..50 {
+                assert_eq!(frame.get_pixel(x, y), orig.get_pixel(x, y), "({x}, {y})");
+            }
+        }
+        // Wholly outside the frame: nothing to blur, nothing changes.
+        let before = frame.clone();
         blur_faces(
             &mut frame,
             &[BBox {
@@ -129,5 +154,6 @@ mod tests {
             }],
             None,
         );
+        assert!(frame == before, "a box outside the frame changed it");
     }
 }

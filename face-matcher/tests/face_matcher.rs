@@ -1,8 +1,8 @@
 //! The face path on the real model pack (fetched by `scripts/setup`) and the real fixtures
 //! (`PASSWATCH_FIXTURES`, default `../shared/fixtures` beside the workspace): model shapes
 //! first, then known results — faces found and not found, same people closer than different
-//! ones, enrolment reasons, the index against brute force, and the LFW figures against the
-//! reference of MODELS.md.
+//! ones, enrolment reasons, the index against brute force, and the LFW figures against their
+//! floors in the repository's `baselines.toml` ([`baseline`]).
 //!
 //! The LFW test embeds 503 photos; run it in release (`cargo test --release -p
 //! passwatch-face-matcher`) for speed: the whole binary takes ~16 s there, ~40 s in a debug
@@ -30,6 +30,31 @@ fn fixtures() -> PathBuf {
                 .join("shared")
                 .join("fixtures")
         })
+}
+
+/// The floor `key` (a dotted path such as `faces.lfw.accuracy`) from `baselines.toml` at the
+/// repository root, the one file of the accuracy floors the tests gate on. A missing file or key,
+/// or one that is not a number, fails the test and names it.
+fn baseline(key: &str) -> f64 {
+    static BASELINES: OnceLock<toml::Value> = OnceLock::new();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("baselines.toml");
+    let root = BASELINES.get_or_init(|| {
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        toml::from_str::<toml::Table>(&text)
+            .map(toml::Value::Table)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    });
+    let value = key
+        .split('.')
+        .try_fold(root, |v, part| v.get(part))
+        .unwrap_or_else(|| panic!("{}: no baseline `{key}`", path.display()));
+    value
+        .as_float()
+        .or_else(|| value.as_integer().map(|i| i as f64))
+        .unwrap_or_else(|| panic!("{}: baseline `{key}` is not a number", path.display()))
 }
 
 fn people(file: &str) -> RgbImage {
@@ -352,11 +377,23 @@ fn lfw_verification_meets_the_reference() {
     assert_eq!(report.images, 503);
     assert_eq!(report.identities, 173);
     assert!(report.pairs_same > 500 && report.pairs_different == report.pairs_same);
-    assert!(report.no_face_rate <= 0.01, "{report:?}");
-    // Reference (MODELS.md, 6000 pairs): 99.4% accuracy, TAR 98.4% at FAR 1e-3. With ~1100
-    // pairs one standard error is ≈0.25 points on accuracy and ≈0.55 on TAR; fail at about two.
-    assert!(report.accuracy >= 0.989, "accuracy {report:?}");
-    assert!(report.tar_at_far.far_1e_3 >= 0.973, "TAR@1e-3 {report:?}");
+    // Floors (and the one ceiling): `faces.lfw.*` in baselines.toml, a pair or two from what is
+    // measured here. Reference (MODELS.md, 6000 pairs): 99.4% accuracy, TAR 98.4% at FAR 1e-3.
+    let ceiling = baseline("faces.lfw.max_no_face_rate");
+    assert!(
+        report.no_face_rate <= ceiling,
+        "no face in more than {ceiling}: {report:?}"
+    );
+    let floor = baseline("faces.lfw.accuracy");
+    assert!(
+        report.accuracy >= floor,
+        "accuracy below the floor {floor}: {report:?}"
+    );
+    let floor = baseline("faces.lfw.tar_at_far_1e-3");
+    assert!(
+        report.tar_at_far.far_1e_3 >= floor,
+        "TAR@1e-3 below the floor {floor}: {report:?}"
+    );
     // Thresholds near the reference's (≈0.33 at 1e-3, ≈0.42 at 1e-4).
     let t3 = report.threshold_at_far.far_1e_3;
     let t4 = report.threshold_at_far.far_1e_4;

@@ -26,7 +26,7 @@ impl Normalise {
         Self::new(spec.colour, spec.scale, spec.mean, spec.std)
     }
 
-    /// value = (pixel · scale − mean[c]) / std[c], channels in `colour` order.
+    /// `value = (pixel · scale − mean[c]) / std[c]`, channels in `colour` order.
     pub fn new(colour: ColourOrder, scale: f32, mean: [f32; 3], std: [f32; 3]) -> Self {
         let mut mul = [0.0; 3];
         let mut add = [0.0; 3];

@@ -369,7 +369,7 @@ struct TruthRow {
 ///
 /// The video runs through the stream engine, as `replay` runs it, on a site whose zone is never
 /// restricted: every track is closed, voted on and decided with the product's code, and the
-/// engine's [`TrackObserver`] hands the closed tracks to the scoring here. Nothing is written.
+/// engine's [`passwatch_pipeline::engine::TrackObserver`] hands the closed tracks to the scoring here. Nothing is written.
 pub fn eval_video(
     video: &Path,
     truth: &Path,

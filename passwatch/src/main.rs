@@ -189,7 +189,7 @@ struct EvalFaces {
 
 #[derive(Args)]
 struct EvalPlates {
-    /// A folder of plate crops with labels.csv (file,region,plate[,subregion]).
+    /// A folder of plate crops with labels.csv (`file,region,plate[,subregion]`).
     #[arg(long, conflicts_with_all = ["photos", "video"], required_unless_present_any = ["photos", "video"])]
     crops: Option<PathBuf>,
     /// A video with a per-frame truth CSV (--truth): sightings against the labelled plates.

@@ -59,7 +59,7 @@ const STACK_CHARS: usize = 24;
 
 /// [`plate_distance`] that gives up as soon as the distance must exceed `max_cost`, returning
 /// `None` then. This is what makes a fuzzy scan over a large registry cheap: plates of up to
-/// [`STACK_CHARS`] characters are compared in stack buffers, with no allocation per pair.
+/// `STACK_CHARS` (24) characters are compared in stack buffers, with no allocation per pair.
 pub fn plate_distance_bounded(a: &str, b: &str, max_cost: f32) -> Option<f32> {
     let (na, nb) = (a.chars().count(), b.chars().count());
     if (na as f32 - nb as f32).abs() > max_cost {

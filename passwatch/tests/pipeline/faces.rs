@@ -2,7 +2,7 @@
 //! watchlist, enrolment refusals, and privacy (nothing kept of faces that matched nobody; every
 //! face but the matched one blurred in evidence).
 
-use crate::{events_of, fixtures, passwatch, text};
+use crate::{baseline, events_of, fixtures, passwatch, text};
 use passwatch_face_matcher::FaceMatcher;
 use passwatch_models::{ModelCache, SessionOptions};
 use std::path::{Path, PathBuf};
@@ -146,10 +146,19 @@ fn lfw_verification_meets_the_reference() {
         assert!(r[key].is_number(), "{key} missing: {r}");
     }
     assert!(r["threshold_at_far"]["1e-3"].is_number() && r["threshold_at_far"]["1e-4"].is_number());
-    // MODELS.md reference: 99.4% accuracy, TAR 98.4% at FAR 1e-3 on 3000 + 3000 pairs; with about
-    // 555 + 555 pairs here, two standard errors are about 0.6 and 1.1 points.
-    assert!(r["accuracy"].as_f64().unwrap() >= 0.988, "{r}");
-    assert!(r["tar_at_far"]["1e-3"].as_f64().unwrap() >= 0.973, "{r}");
+    // Floors: `faces.lfw.*` in baselines.toml, the same figures as face-matcher's LFW test, here
+    // through the CLI. MODELS.md reference: 99.4% accuracy, TAR 98.4% at FAR 1e-3 on 3000 + 3000
+    // pairs.
+    let floor = baseline("faces.lfw.accuracy");
+    assert!(
+        r["accuracy"].as_f64().unwrap() >= floor,
+        "floor {floor}: {r}"
+    );
+    let floor = baseline("faces.lfw.tar_at_far_1e-3");
+    assert!(
+        r["tar_at_far"]["1e-3"].as_f64().unwrap() >= floor,
+        "floor {floor}: {r}"
+    );
     assert!(r["pairs_same"].as_u64().unwrap() >= 500);
 }
 

@@ -11,8 +11,8 @@
 //! drop=true`. The appsink keeps only the newest decoded frame: when the camera thread is late,
 //! GStreamer drops the older one at the source (counted: a probe counts the buffers reaching the
 //! sink, minus those pulled). The camera thread then picks the frames due at the analysis rate
-//! on the stream's own media-time grid ([`crate::ingest::FrameSelector`]), converts only those to
-//! RGB ([`crate::ingest::Rgbizer`]) and stamps them with their arrival time.
+//! on the stream's own media-time grid (`ingest::FrameSelector`), converts only those to
+//! RGB (`ingest::Rgbizer`) and stamps them with their arrival time.
 //!
 //! The source never decides policy: an end of stream is reported as [`Pulled::End`] and the
 //! supervisor ([`super::camera`]) decides that from a live source it is a disconnect, and from a

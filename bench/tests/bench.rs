@@ -102,8 +102,7 @@ fn bench_json_has_the_figures_and_a_sane_share() {
         "plate_detect",
         "plate_ocr",
         "face_detect",
-        "track",
-        "match",
+        "decide",
         "frame",
     ] {
         let s = report

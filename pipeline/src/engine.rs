@@ -86,6 +86,13 @@ fn model_error(
     }
 }
 
+/// Keeps the first error of a sequence of steps that all run.
+fn first_error(first: &mut Option<EngineError>, result: Result<(), EngineError>) {
+    if let Err(e) = result {
+        first.get_or_insert(e);
+    }
+}
+
 /// Finds the faces to blur in a plate event's evidence frame.
 pub trait FaceFinder {
     /// Every face in `frame`, in frame pixels.
@@ -305,8 +312,8 @@ pub struct DecideState {
     pending: Vec<PendingBreach>,
     /// Events decided but not written because the sink failed, oldest first.
     held: Vec<HeldEvent>,
-    /// The sink's first failure since the last successful write.
-    write_error: Option<EventError>,
+    /// The first failure to write an event since the last successful write.
+    write_error: Option<EngineError>,
 }
 
 impl DecideState {
@@ -368,13 +375,16 @@ impl Decider<'_, '_> {
         frame: &Frame,
         found: Findings,
     ) -> Result<(), EngineError> {
+        let mut error = None;
         if let Some(obs) = found.plates {
             let t = Instant::now();
             let ended = streams
                 .plates
                 .update(frame.media_time, frame.index, &frame.image, obs);
+            // Every ended track is decided even if one fails: an error is returned after.
             for track in ended {
-                self.close(track)?;
+                let closed = self.close(track);
+                first_error(&mut error, closed);
             }
             self.state.stages.match_and_rules += t.elapsed().as_secs_f64();
         }
@@ -382,29 +392,35 @@ impl Decider<'_, '_> {
             let t = Instant::now();
             let ended = streams.faces.update(frame.media_time, &frame.image, faces);
             for track in ended {
-                self.close_face(track)?;
+                let closed = self.close_face(track);
+                first_error(&mut error, closed);
             }
-            self.flush_breaches(Some(frame.media_time))?;
+            let flushed = self.flush_breaches(Some(frame.media_time));
+            first_error(&mut error, flushed);
             self.state.stages.face_match += t.elapsed().as_secs_f64();
         }
-        Ok(())
+        error.map_or(Ok(()), Err)
     }
 
     /// The stream ended (a file's end, a camera's disconnect): every open track is closed and
     /// decided, and the breaches held for merging are raised.
     pub fn finish(&mut self, streams: &mut StreamTrackers) -> Result<(), EngineError> {
+        let mut error = None;
         let t = Instant::now();
         for track in streams.plates.finish() {
-            self.close(track)?;
+            let closed = self.close(track);
+            first_error(&mut error, closed);
         }
         self.state.stages.match_and_rules += t.elapsed().as_secs_f64();
         let t = Instant::now();
         for track in streams.faces.finish() {
-            self.close_face(track)?;
+            let closed = self.close_face(track);
+            first_error(&mut error, closed);
         }
-        self.flush_breaches(None)?;
+        let flushed = self.flush_breaches(None);
+        first_error(&mut error, flushed);
         self.state.stages.face_match += t.elapsed().as_secs_f64();
-        Ok(())
+        error.map_or(Ok(()), Err)
     }
 
     /// An event id not raised yet into this sink; `None` (and counted as a duplicate) when it
@@ -455,22 +471,15 @@ impl Decider<'_, '_> {
         else {
             return Ok(());
         };
-        // Evidence: the best read's crop and frame, every face in the frame blurred (a plate
-        // event has no matched face). Bytes are deterministic.
-        let images = match &track.evidence {
-            Some(e) => {
-                let mut frame = e.frame.clone();
-                let faces = self
-                    .privacy
-                    .faces(&frame)
-                    .map_err(|m| model_error("privacy", sighting.first_seen, m))?;
-                blur_faces(&mut frame, &faces, None);
-                Some((e.crop.clone(), frame))
-            }
-            None => None,
-        };
+        // Evidence: the best read's crop and frame, every face in the frame blurred before it is
+        // stored (a plate event has no matched face). Bytes are deterministic.
+        let images = track
+            .evidence
+            .as_ref()
+            .map(|e| (e.crop.clone(), e.frame.clone()));
         self.raise(HeldEvent {
             event_id,
+            blur_pending: images.is_some(),
             images,
             decided: Decided::Plate(Box::new((sighting, decision))),
         });
@@ -596,6 +605,7 @@ impl Decider<'_, '_> {
             };
             self.raise(HeldEvent {
                 event_id,
+                blur_pending: false,
                 images: p.images,
                 decided: Decided::Face(Box::new((p.sighting, p.decision))),
             });
@@ -603,18 +613,38 @@ impl Decider<'_, '_> {
         Ok(())
     }
 
-    /// Stores an event's evidence, builds the event and hands it to the sink. When the sink
-    /// fails (disk full, a read-only journal), the event is held in [`DecideState`] with its
-    /// images, so nothing decided is lost; [`Decider::retry_held`] writes it later.
-    fn raise(&mut self, held: HeldEvent) {
-        if let Err(e) = self.write_held(&held) {
+    /// Blurs the faces in an event's evidence, stores it, builds the event and hands it to the
+    /// sink. When any of it fails (disk full, a read-only journal, the face finder), the event
+    /// is held in [`DecideState`] with its images, so nothing decided is lost;
+    /// [`Decider::retry_held`] writes it later. While events are held, newer ones queue behind
+    /// them, so events reach the sink in the order they were decided.
+    fn raise(&mut self, mut held: HeldEvent) {
+        if !self.state.held.is_empty() {
+            self.state.held.push(held);
+            return;
+        }
+        if let Err(e) = self.write_held(&mut held) {
             tracing::error!(event_id = %held.event_id, error = %e, "event not written; held for retry");
             self.state.held.push(held);
             self.state.write_error.get_or_insert(e);
         }
     }
 
-    fn write_held(&mut self, held: &HeldEvent) -> Result<(), EventError> {
+    fn write_held(&mut self, held: &mut HeldEvent) -> Result<(), EngineError> {
+        if held.blur_pending {
+            if let Some((_, frame)) = held.images.as_mut() {
+                let at = match &held.decided {
+                    Decided::Plate(d) => d.0.first_seen,
+                    Decided::Face(d) => d.0.first_seen,
+                };
+                let faces = self
+                    .privacy
+                    .faces(frame)
+                    .map_err(|m| model_error("privacy", at, m))?;
+                blur_faces(frame, &faces, None);
+            }
+            held.blur_pending = false;
+        }
         let evidence = match &held.images {
             Some((crop, frame)) => Some(self.sink.store_evidence(&held.event_id, crop, frame)?),
             None => None,
@@ -634,10 +664,10 @@ impl Decider<'_, '_> {
     /// the sink still fails (the rest stay held); the driver takes no new decision meanwhile.
     pub fn retry_held(&mut self) -> Result<(), EngineError> {
         while !self.state.held.is_empty() {
-            let held = self.state.held.remove(0);
-            if let Err(e) = self.write_held(&held) {
+            let mut held = self.state.held.remove(0);
+            if let Err(e) = self.write_held(&mut held) {
                 self.state.held.insert(0, held);
-                return Err(e.into());
+                return Err(e);
             }
         }
         self.state.write_error = None;
@@ -647,7 +677,7 @@ impl Decider<'_, '_> {
     /// The first write error since the last successful retry, taken out (the events behind it
     /// are held). Drivers call it after a step.
     pub fn take_write_error(&mut self) -> Option<EngineError> {
-        self.state.write_error.take().map(EngineError::from)
+        self.state.write_error.take()
     }
 }
 
@@ -665,6 +695,8 @@ enum Decided {
 /// An event decided and not yet written: its id, its evidence images, its decision.
 struct HeldEvent {
     event_id: String,
+    /// The frame's faces are still to be found and blurred (plate events).
+    blur_pending: bool,
     images: Option<(image::RgbImage, image::RgbImage)>,
     decided: Decided,
 }

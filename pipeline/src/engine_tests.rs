@@ -687,3 +687,58 @@ fn breaches_of_one_subject_farther_apart_are_two_events() {
     assert_ne!(sink.events[0].event_id, sink.events[1].event_id);
     assert!(sink.events.iter().all(|e| face_subject(e).faces_used == 5));
 }
+
+/// A privacy finder that fails while `failing` (a model that cannot run), then finds nothing.
+struct FlakyFinder {
+    failing: bool,
+    calls: usize,
+}
+
+impl FaceFinder for FlakyFinder {
+    fn faces(&mut self, _frame: &RgbImage) -> Result<Vec<BBox>, String> {
+        self.calls += 1;
+        if self.failing {
+            Err("face detector: out of memory".into())
+        } else {
+            Ok(vec![])
+        }
+    }
+}
+
+/// The faces to blur cannot be found: the evidence is never written unblurred, the violation
+/// is held (not lost) with a model error, and once the finder works a retry writes it.
+#[test]
+fn a_failing_face_finder_holds_the_event_and_never_writes_an_unblurred_frame() {
+    let fx = Fixture::new(vec![]);
+    let setup = fx.setup();
+    let mut sink = MemorySink::default();
+    let mut finder = FlakyFinder {
+        failing: true,
+        calls: 0,
+    };
+    let mut state = DecideState::default();
+    let mut s = streams(&setup);
+    {
+        let mut d = decider(&setup, &fx.models, &mut sink, &mut finder, &mut state);
+        drive_plate(&mut d, &mut s, 5);
+        let e = d.take_write_error().expect("the failure is reported");
+        assert!(!e.is_event_write(), "{e}");
+        assert_eq!(e.kind(), crate::error::ErrorKind::Model, "{e}");
+    }
+    assert_eq!(state.outcomes.violations, 1);
+    assert_eq!(state.held_events(), 1);
+    assert!(
+        sink.evidence.is_empty(),
+        "nothing stored before the faces are blurred"
+    );
+    assert!(sink.events.is_empty());
+    finder.failing = false;
+    {
+        let mut d = decider(&setup, &fx.models, &mut sink, &mut finder, &mut state);
+        d.retry_held().unwrap();
+    }
+    assert_eq!(state.held_events(), 0);
+    assert_eq!(sink.events.len(), 1);
+    assert_eq!(sink.evidence.len(), 1);
+    assert_eq!(finder.calls, 2);
+}

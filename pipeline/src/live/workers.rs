@@ -465,8 +465,12 @@ impl Step<'_> {
             }
         }
         if let Some(e) = write_error {
-            metrics.event_write_error();
-            camera.analysis_error();
+            if e.is_event_write() {
+                metrics.event_write_error();
+                camera.analysis_error();
+            } else {
+                camera.model_error(); // the faces to blur in the evidence could not be found
+            }
             tracing::error!(error = %e, held = a.state.held_events(),
                 "events could not be written; they are held and this camera takes no new decision until they are");
         }

@@ -6,10 +6,13 @@
 //! are converted to packed RGB — by GStreamer's own `VideoConverter`, which honours the stream's
 //! colorimetry and the planes' strides — so skipping a frame costs only its decode.
 //!
-//! Queue policy: for files, the frame queue between the decode thread and the analysis blocks
-//! when full (`replay` never drops a frame it was asked to analyse, and results are
-//! deterministic). Live sources (`passwatch run`, [`crate::live::source`]) use a keep-newest
-//! policy instead, counting what they drop.
+//! One builder for every source: [`decode_chain`] makes the decoding half of the pipeline with a
+//! [`QueuePolicy`], and each source adds its head (a `filesrc` here; `rtspsrc`, a file played as
+//! a camera, or a launch description in [`crate::live::source`]). Files block
+//! ([`QueuePolicy::Block`]): the appsink and the frame queue between the decode thread and the
+//! analysis wait when full, so `replay` never drops a frame it was asked to analyse and results
+//! are deterministic. Live sources keep the newest ([`QueuePolicy::KeepNewest`]), counting what
+//! they drop.
 //!
 //! Media time is the buffer's *running time* (its PTS mapped through the stream's segment), so
 //! a file whose timestamps do not start at zero (MPEG-TS, an MP4 with an edit list) still starts
@@ -209,28 +212,19 @@ impl Ingest {
         selection: FrameSelection,
         queue: usize,
     ) -> Result<Ingest, IngestError> {
-        let pipeline = gst::Pipeline::new();
-        let decodebin = make("decodebin")?;
-        let convert = make("videoconvert")?;
-        let caps = gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .build();
-        let appsink = gst_app::AppSink::builder()
-            .caps(&caps)
-            .sync(false)
-            .max_buffers(4)
-            .drop(false)
-            .build();
+        let DecodeChain {
+            pipeline,
+            decodebin,
+            appsink,
+        } = decode_chain(QueuePolicy::Block {
+            buffers: FILE_APPSINK_BUFFERS,
+        })?;
         pipeline
-            .add_many([&source, &decodebin, &convert, appsink.upcast_ref()])
+            .add(&source)
             .map_err(|e| IngestError::Setup(e.to_string()))?;
         source
             .link(&decodebin)
             .map_err(|e| IngestError::Setup(format!("link source: {e}")))?;
-        convert
-            .link(&appsink)
-            .map_err(|e| IngestError::Setup(format!("link appsink: {e}")))?;
-        link_first_video_pad(&decodebin, &convert);
 
         let bus = pipeline
             .bus()
@@ -539,6 +533,70 @@ pub(crate) fn running_time_ns(sample: &gst::Sample, buffer: &gst::BufferRef) -> 
                 .or(Some(p))
         })
         .map(|t| t.nseconds())
+}
+
+/// Decoded frames a file's appsink holds before decoding blocks.
+const FILE_APPSINK_BUFFERS: u32 = 4;
+
+/// What the appsink does when its consumer is slower than the decoder: the one place where
+/// files and cameras differ in how frames are handed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueuePolicy {
+    /// Files: up to `buffers` decoded frames wait, then decoding blocks, so no frame is ever
+    /// lost and a replay is deterministic. Not paced by the clock (as fast as analysis goes).
+    Block {
+        /// Frames that may wait.
+        buffers: u32,
+    },
+    /// Live cameras: one frame, the newest; GStreamer drops the older ones (counted by the
+    /// source). `sync`: paced by the clock (a file or launch description played as a camera).
+    KeepNewest {
+        /// Whether buffers are released at their running time.
+        sync: bool,
+    },
+}
+
+/// The decoding half of every pipeline: `decodebin ! videoconvert ! video/x-raw,format=I420 !
+/// appsink`, with the appsink set by `policy`. The caller adds its source head (a `filesrc`, an
+/// `rtspsrc`, a launch description) and links it to `decodebin`.
+pub(crate) struct DecodeChain {
+    pub(crate) pipeline: gst::Pipeline,
+    pub(crate) decodebin: gst::Element,
+    pub(crate) appsink: gst_app::AppSink,
+}
+
+/// Builds the [`DecodeChain`] for `policy`, its elements added and linked: the first video pad
+/// decodebin exposes goes to the converter.
+pub(crate) fn decode_chain(policy: QueuePolicy) -> Result<DecodeChain, IngestError> {
+    let pipeline = gst::Pipeline::new();
+    let decodebin = make("decodebin")?;
+    let convert = make("videoconvert")?;
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("format", "I420")
+        .build();
+    let (sync, buffers, drop) = match policy {
+        QueuePolicy::Block { buffers } => (false, buffers, false),
+        QueuePolicy::KeepNewest { sync } => (sync, 1, true),
+    };
+    let appsink = gst_app::AppSink::builder()
+        .caps(&caps)
+        .sync(sync)
+        .max_buffers(buffers)
+        .drop(drop)
+        .enable_last_sample(false)
+        .build();
+    pipeline
+        .add_many([&decodebin, &convert, appsink.upcast_ref()])
+        .map_err(|e| IngestError::Setup(e.to_string()))?;
+    convert
+        .link(&appsink)
+        .map_err(|e| IngestError::Setup(format!("link appsink: {e}")))?;
+    link_first_video_pad(&decodebin, &convert);
+    Ok(DecodeChain {
+        pipeline,
+        decodebin,
+        appsink,
+    })
 }
 
 /// I420 (any layout GStreamer describes) → packed RGB8, with GStreamer's converter.

@@ -309,27 +309,16 @@ impl GstSource {
     pub fn open(spec: &SourceSpec, options: &SourceOptions) -> Result<GstSource, SourceFault> {
         ingest::init().map_err(|e| SourceFault::Setup(e.to_string()))?;
         let setup = |e: ingest::IngestError| SourceFault::Setup(e.to_string());
-        let pipeline = gst::Pipeline::new();
-        let decodebin = ingest::make("decodebin").map_err(setup)?;
-        let convert = ingest::make("videoconvert").map_err(setup)?;
-        let caps = gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .build();
         // Live policy: one buffer, the newest; older ones are dropped by GStreamer. Files and
         // launch descriptions are paced by the clock, as a camera would be.
-        let appsink = gst_app::AppSink::builder()
-            .caps(&caps)
-            .sync(!spec.is_network())
-            .max_buffers(1)
-            .drop(true)
-            .enable_last_sample(false)
-            .build();
-        pipeline
-            .add_many([&decodebin, &convert, appsink.upcast_ref()])
-            .map_err(|e| SourceFault::Setup(e.to_string()))?;
-        convert
-            .link(&appsink)
-            .map_err(|e| SourceFault::Setup(format!("link appsink: {e}")))?;
+        let ingest::DecodeChain {
+            pipeline,
+            decodebin,
+            appsink,
+        } = ingest::decode_chain(ingest::QueuePolicy::KeepNewest {
+            sync: !spec.is_network(),
+        })
+        .map_err(setup)?;
         match spec {
             SourceSpec::Rtsp { url } => {
                 let src = gst::ElementFactory::make("rtspsrc")
@@ -394,7 +383,6 @@ impl GstSource {
                 })?;
             }
         }
-        crate::ingest::link_first_video_pad(&decodebin, &convert);
         let arrived = Arc::new(AtomicU64::new(0));
         if let Some(pad) = appsink.static_pad("sink") {
             let counter = arrived.clone();

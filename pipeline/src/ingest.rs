@@ -6,7 +6,7 @@
 //! are converted to packed RGB — by GStreamer's own `VideoConverter`, which honours the stream's
 //! colorimetry and the planes' strides — so skipping a frame costs only its decode.
 //!
-//! One builder for every source: [`decode_chain`] makes the decoding half of the pipeline with a
+//! One builder for every source: `decode_chain` makes the decoding half of the pipeline with a
 //! [`QueuePolicy`], and each source adds its head (a `filesrc` here; `rtspsrc`, a file played as
 //! a camera, or a launch description in [`crate::live::source`]). Files block
 //! ([`QueuePolicy::Block`]): the appsink and the frame queue between the decode thread and the

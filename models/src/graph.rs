@@ -577,6 +577,12 @@ fn rebuilt(t: Vec<Field>, dims: &[i64], raw: Vec<u8>) -> Vec<Field> {
     out
 }
 
+/// Whether an anchor table's values are the expected grid, to within 1e-3. A NaN matches
+/// nothing (a plain `> 1e-3` test would let a table of NaN through).
+fn matches_grid(values: &[f32], want: &[f32]) -> bool {
+    values.len() == want.len() && values.iter().zip(want).all(|(v, w)| (v - w).abs() <= 1e-3)
+}
+
 /// Rewrites an initializer tied to the anchor count: a reshape shape holding it, or one of the
 /// head's two anchor tables (checked against the original canvas before being replaced).
 #[allow(clippy::too_many_arguments)]
@@ -617,7 +623,7 @@ fn refit_tensor(
                     values.len()
                 ));
             };
-            if values.iter().zip(want).any(|(v, w)| (v - w).abs() > 1e-3) {
+            if !matches_grid(&values, want) {
                 return Err(format!(
                     "initializer {name:?} looks like an anchor table but its values are not the \
                      canvas's grid"
@@ -720,5 +726,20 @@ mod tests {
         assert_eq!(fitted_canvas(720, 1280, 640), (384, 640));
         assert_eq!(fitted_canvas(500, 500, 640), (640, 640));
         assert_eq!(fitted_canvas(4000, 10, 640), (640, 384));
+    }
+
+    #[test]
+    fn an_anchor_table_of_nan_is_not_the_grid() {
+        let (want, _) = anchor_tables(64, 64);
+        assert!(matches_grid(&want, &want));
+        let nan = vec![f32::NAN; want.len()];
+        assert!(
+            !matches_grid(&nan, &want),
+            "found by fuzzing the graph edit"
+        );
+        let mut off = want.clone();
+        off[3] += 0.01;
+        assert!(!matches_grid(&off, &want));
+        assert!(!matches_grid(&want[1..], &want));
     }
 }

@@ -193,6 +193,8 @@ fn percent_decode(text: &str) -> Result<String, String> {
         if bytes[i] == b'%' {
             let hex = text
                 .get(i + 1..i + 3)
+                // from_str_radix takes a leading `+`; an escape is two hex digits exactly.
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
                 .ok_or_else(|| format!("{text}: bad %-escape at byte {i}"))?;
             out.push(hex);
@@ -585,5 +587,13 @@ mod tests {
         let s = SourceSpec::parse("rtsp://admin:secret@cam/s").unwrap();
         assert_eq!(s.display(), "rtsp://admin:***@cam/s");
         assert!(s.is_network());
+    }
+
+    #[test]
+    fn a_percent_escape_is_two_hex_digits() {
+        assert_eq!(percent_decode("a%20b.mp4").unwrap(), "a b.mp4");
+        assert!(percent_decode("a%+1.mp4").is_err());
+        assert!(percent_decode("a%2").is_err());
+        assert!(percent_decode("a%zz").is_err());
     }
 }

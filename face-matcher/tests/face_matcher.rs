@@ -8,6 +8,9 @@
 //! passwatch-face-matcher`) for speed: the whole binary takes ~16 s there, ~40 s in a debug
 //! build.
 
+#[path = "../../fixtures/baselines.rs"]
+mod baselines;
+use baselines::baseline;
 use image::{Rgb, RgbImage};
 use ndarray::Array4;
 use passwatch_face_matcher::quality::{Enrolment, RejectReason};
@@ -30,31 +33,6 @@ fn fixtures() -> PathBuf {
                 .join("shared")
                 .join("fixtures")
         })
-}
-
-/// The floor `key` (a dotted path such as `faces.lfw.accuracy`) from `baselines.toml` at the
-/// repository root, the one file of the accuracy floors the tests gate on. A missing file or key,
-/// or one that is not a number, fails the test and names it.
-fn baseline(key: &str) -> f64 {
-    static BASELINES: OnceLock<toml::Value> = OnceLock::new();
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("baselines.toml");
-    let root = BASELINES.get_or_init(|| {
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        toml::from_str::<toml::Table>(&text)
-            .map(toml::Value::Table)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    });
-    let value = key
-        .split('.')
-        .try_fold(root, |v, part| v.get(part))
-        .unwrap_or_else(|| panic!("{}: no baseline `{key}`", path.display()));
-    value
-        .as_float()
-        .or_else(|| value.as_integer().map(|i| i as f64))
-        .unwrap_or_else(|| panic!("{}: baseline `{key}` is not a number", path.display()))
 }
 
 fn people(file: &str) -> RgbImage {

@@ -7,12 +7,14 @@
 mod faces;
 mod plates;
 
+#[path = "../../../fixtures/baselines.rs"]
+mod baselines;
+pub use baselines::baseline;
 use passwatch_models::{ModelCache, SessionOptions};
 use passwatch_plate_reader::detect::DetectorKind;
 use passwatch_plate_reader::reader::{load_reader, PlateReader, ReaderConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 pub fn fixtures() -> PathBuf {
     match std::env::var_os("PASSWATCH_FIXTURES").filter(|v| !v.is_empty()) {
@@ -23,29 +25,6 @@ pub fn fixtures() -> PathBuf {
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The floor `key` (a dotted path such as `plates.crops.us`) from `baselines.toml` at the
-/// repository root, the one file of the accuracy floors the tests gate on. A missing file or key,
-/// or one that is not a number, fails the test and names it.
-pub fn baseline(key: &str) -> f64 {
-    static BASELINES: OnceLock<toml::Value> = OnceLock::new();
-    let path = repo().join("baselines.toml");
-    let root = BASELINES.get_or_init(|| {
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        toml::from_str::<toml::Table>(&text)
-            .map(toml::Value::Table)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    });
-    let value = key
-        .split('.')
-        .try_fold(root, |v, part| v.get(part))
-        .unwrap_or_else(|| panic!("{}: no baseline `{key}`", path.display()));
-    value
-        .as_float()
-        .or_else(|| value.as_integer().map(|i| i as f64))
-        .unwrap_or_else(|| panic!("{}: baseline `{key}` is not a number", path.display()))
 }
 
 pub fn reader(detector: DetectorKind, min_len: usize) -> PlateReader {

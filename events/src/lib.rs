@@ -14,7 +14,8 @@
 //!   opens it;
 //! - [`Journal`] keeps events in SQLite (`journal.db`) under `INSERT OR IGNORE`.
 //!
-//! Privacy: events are built only from violations ([`build_plate_event`] and
+//! Privacy: events are built only from violations and doubtful sightings left for review
+//! (`needs_review`, low priority) ([`build_plate_event`] and
 //! [`build_face_event`] return `None` for any other decision), and nothing in this module is
 //! given, let alone stores, a sighting that raised no event. Plate reads that raise nothing are
 //! only counted upstream. A face event carries the subject's id, the similarity and the media
@@ -26,10 +27,17 @@
 //!  "media_time":{"first":12.25,"last":13.5},
 //!  "subject":{"type":"plate","plate":"ABC123","region":"us","confidence":0.912,"reads":[…]},
 //!  "decision":{"rule":"no_valid_pass","reason":"expired","matched_pass":{…},"edit_cost":0.0,
-//!              "registry_version":4,"explanation":"pass … for ABC123 expired at …"},
+//!              "registry_version":4,"explanation":"pass … for ABC123 expired at …",
+//!              "plate_probability":0.912,
+//!              "candidates":[{"code":"…","plate":"ABC128","probability":0.0000031,"reason":null}]},
 //!  "evidence":{"crop":{"file":"evidence/ev-…/crop.jpg","sha256":"…"},"frame":{…}},
-//!  "models":{"plate_detector":"…","plate_ocr":"…"},"review":"pending"}
+//!  "models":{"plate_detector":"…","plate_ocr":"…"},"review":"pending","priority":"normal"}
 //! ```
+//!
+//! A `needs_review` event (a sighting the rules could neither clear nor accuse) has the same
+//! fields, `"reason":"doubtful"`, no matched pass, its candidates, and `"priority":"low"`.
+//! `plate_probability` and each candidate's `probability` are the probabilities the track's
+//! reads give those plates, to 3 significant digits; `candidates` is left out when empty.
 //!
 //! A `stay_home_breach` event has the same fields; its subject and decision read
 //!
@@ -172,6 +180,10 @@ impl EventError {
 pub enum EventKind {
     /// A vehicle in a restricted zone without a valid pass.
     NoValidPass,
+    /// A vehicle in a restricted zone that the rules could neither clear nor accuse: a valid
+    /// pass is plausible but not probable enough, or the read is not sure of its own plate.
+    /// Low priority; its decision lists the candidates.
+    NeedsReview,
     /// A person under a stay-home order seen outside their home zone.
     StayHomeBreach,
     /// A pass checked at a checkpoint (QR).
@@ -183,6 +195,7 @@ impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::NoValidPass => "no_valid_pass",
+            EventKind::NeedsReview => "needs_review",
             EventKind::StayHomeBreach => "stay_home_breach",
             EventKind::PassCheck => "pass_check",
         }
@@ -362,6 +375,43 @@ pub struct DecisionRecord {
     /// The stay-home order matched (face events only; absent from plate events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matched_order: Option<OrderRecord>,
+    /// The probability the track's reads give the event's plate, 3 significant digits (plate
+    /// events only).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "significant3_opt"
+    )]
+    pub plate_probability: Option<f64>,
+    /// The near passes weighed, most probable first (plate events with any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<CandidateRecord>,
+}
+
+/// A near pass a plate decision weighed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CandidateRecord {
+    /// The pass code.
+    pub code: String,
+    /// Its plate.
+    pub plate: String,
+    /// The probability the track's reads give that plate, 3 significant digits.
+    #[serde(with = "significant3")]
+    pub probability: f64,
+    /// Why the pass does not clear the vehicle here and now (`expired`, …), or `null` for a
+    /// valid pass that was not probable enough.
+    pub reason: Option<String>,
+}
+
+/// How urgent a review is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// A violation or a breach.
+    #[default]
+    Normal,
+    /// A doubtful sighting (`needs_review`).
+    Low,
 }
 
 /// One event, schema [`EVENT_SCHEMA`]. Field order is the order written.
@@ -394,6 +444,9 @@ pub struct Event {
     pub models: BTreeMap<String, String>,
     /// Review state.
     pub review: Review,
+    /// How urgent its review is.
+    #[serde(default)]
+    pub priority: Priority,
 }
 
 impl Event {
@@ -442,15 +495,37 @@ pub fn build_plate_event(
     models: &BTreeMap<String, String>,
     evidence: Option<Evidence>,
 ) -> Option<Event> {
-    let PlateOutcome::Violation {
-        reason,
-        matched_pass,
-        cost,
-        ..
-    } = &decision.outcome
-    else {
-        return None;
-    };
+    let (kind, reason, matched_pass, cost, probability, candidates, priority) =
+        match &decision.outcome {
+            PlateOutcome::Violation {
+                reason,
+                matched_pass,
+                cost,
+                candidates,
+                probability,
+            } => (
+                EventKind::NoValidPass,
+                reason.as_str(),
+                matched_pass.as_ref(),
+                *cost,
+                *probability,
+                candidates,
+                Priority::Normal,
+            ),
+            PlateOutcome::NeedsReview {
+                probability,
+                candidates,
+            } => (
+                EventKind::NeedsReview,
+                "doubtful",
+                None,
+                None,
+                *probability,
+                candidates,
+                Priority::Low,
+            ),
+            _ => return None,
+        };
     Some(Event {
         schema: EVENT_SCHEMA.to_owned(),
         event_id: event_id(
@@ -460,7 +535,7 @@ pub fn build_plate_event(
             &sighting.plate,
             RULE_NO_VALID_PASS,
         ),
-        kind: EventKind::NoValidPass,
+        kind,
         camera: sighting.camera_id.clone(),
         zone: decision.zone.clone().unwrap_or_default(),
         source: sighting.source.clone(),
@@ -486,16 +561,27 @@ pub fn build_plate_event(
         }),
         decision: DecisionRecord {
             rule: RULE_NO_VALID_PASS.to_owned(),
-            reason: reason.as_str().to_owned(),
-            matched_pass: matched_pass.as_ref().map(PassRecord::from),
+            reason: reason.to_owned(),
+            matched_pass: matched_pass.map(PassRecord::from),
             edit_cost: cost.map(|c| round3(f64::from(c))),
             registry_version: decision.registry_version,
             explanation: decision.explanation.clone(),
             matched_order: None,
+            plate_probability: Some(significant3(probability)),
+            candidates: candidates
+                .iter()
+                .map(|c| CandidateRecord {
+                    code: c.pass.code.clone(),
+                    plate: c.pass.plate.clone().unwrap_or_default(),
+                    probability: significant3(c.probability),
+                    reason: c.reason.map(|r| r.as_str().to_owned()),
+                })
+                .collect(),
         },
         evidence,
         models: models.clone(),
         review: Review::Pending,
+        priority,
     })
 }
 
@@ -558,10 +644,13 @@ pub fn build_face_event(
             registry_version: decision.registry_version,
             explanation: decision.explanation.clone(),
             matched_order: decision.subject.as_ref().map(OrderRecord::from),
+            plate_probability: None,
+            candidates: Vec::new(),
         },
         evidence,
         models: models.clone(),
         review: Review::Pending,
+        priority: Priority::Normal,
     })
 }
 
@@ -574,6 +663,42 @@ fn truncate_media(t: MediaTime) -> MediaTime {
 }
 
 /// Rounds to 3 decimals; non-finite values become 0 (JSON has no NaN).
+/// `x` to 3 significant digits (0 for a non-finite value): probabilities span many decades.
+fn significant3(x: f64) -> f64 {
+    if x.is_finite() && x != 0.0 {
+        format!("{x:.2e}").parse().unwrap_or(0.0)
+    } else {
+        0.0
+    }
+}
+
+mod significant3 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(super::significant3(*x))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        f64::deserialize(d)
+    }
+}
+
+mod significant3_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match x {
+            Some(x) => s.serialize_f64(super::significant3(*x)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Option::<f64>::deserialize(d)
+    }
+}
+
 fn round3(x: f64) -> f64 {
     if x.is_finite() {
         (x * 1000.0).round() / 1000.0
@@ -992,6 +1117,8 @@ mod tests {
             text: text.into(),
             confidence: c,
             bbox_in_frame: BBox::new(10.0, 20.0, 120.0, 30.0),
+            weight: 1.0,
+            lattice: None,
         };
         PlateSighting {
             camera_id: "gate-north".into(),
@@ -1136,10 +1263,10 @@ mod tests {
             "\"media_time\":{\"first\":12.25,\"last\":13.5}",
             "\"subject\":{\"type\":\"plate\",\"plate\":\"ABC123\",\"region\":\"us\",\"confidence\":0.912,",
             "{\"media_time\":12.45,\"text\":\"A8C123\",\"confidence\":0.712}",
-            "\"decision\":{\"rule\":\"no_valid_pass\",\"reason\":\"expired\",\"matched_pass\":{\"code\":\"K3X9Q2M7B4T1W8Z9\",\"plate\":\"ABC123\",\"valid_from\":\"2026-03-01T00:00:00Z\",\"valid_until\":\"2026-03-31T23:59:59Z\",\"zones\":[\"centre\",\"north\"],\"status\":\"active\"},\"edit_cost\":0.0,\"registry_version\":4,\"explanation\":\"pass K3X9Q2M7B4T1W8Z9 for ABC123 expired at 2026-03-31T23:59:59Z\"}",
+            "\"decision\":{\"rule\":\"no_valid_pass\",\"reason\":\"expired\",\"matched_pass\":{\"code\":\"K3X9Q2M7B4T1W8Z9\",\"plate\":\"ABC123\",\"valid_from\":\"2026-03-01T00:00:00Z\",\"valid_until\":\"2026-03-31T23:59:59Z\",\"zones\":[\"centre\",\"north\"],\"status\":\"active\"},\"edit_cost\":0.0,\"registry_version\":4,\"explanation\":\"pass K3X9Q2M7B4T1W8Z9 for ABC123 expired at 2026-03-31T23:59:59Z; the reads give ABC123 probability 0.412\",\"plate_probability\":0.412}",
             "\"evidence\":{\"crop\":{\"file\":\"evidence/x/crop.jpg\",",
             "\"models\":{\"plate_detector\":\"yolov8n-plate@2\",\"plate_ocr\":\"pp-ocrv4-rec-en@1\"}",
-            "\"review\":\"pending\"}",
+            "\"review\":\"pending\",\"priority\":\"normal\"}",
         ];
         let mut from = 0;
         for k in keys {
@@ -1187,6 +1314,48 @@ mod tests {
         let a = run();
         assert_eq!(a, run());
         assert!(a.ends_with(b"\n"));
+    }
+
+    #[test]
+    fn a_doubtful_sighting_is_a_low_priority_needs_review_event_with_its_candidates() {
+        let mut d = decision();
+        let PlateOutcome::Violation { matched_pass, .. } = &d.outcome else {
+            panic!("{d:?}");
+        };
+        let pass = matched_pass.clone().unwrap();
+        d.outcome = PlateOutcome::NeedsReview {
+            probability: 0.0123456,
+            candidates: vec![passwatch_rules::Candidate {
+                pass: Pass {
+                    plate: Some("A8C123".into()),
+                    ..pass
+                },
+                cost: 0.25,
+                probability: 0.000031,
+                reason: None,
+            }],
+        };
+        let e = build_plate_event(&sighting(), &d, &models(), None).unwrap();
+        assert_eq!(e.kind, EventKind::NeedsReview);
+        assert_eq!(e.priority, Priority::Low);
+        assert_eq!(e.decision.rule, RULE_NO_VALID_PASS);
+        assert_eq!(e.decision.reason, "doubtful");
+        assert!(e.decision.matched_pass.is_none());
+        let line = e.to_json_line().unwrap();
+        assert!(line.contains("\"kind\":\"needs_review\""), "{line}");
+        assert!(
+            line.contains(
+                "\"plate_probability\":0.0123,\"candidates\":[{\"code\":\"K3X9Q2M7B4T1W8Z9\",\
+                 \"plate\":\"A8C123\",\"probability\":0.000031,\"reason\":null}]}"
+            ),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("\"review\":\"pending\",\"priority\":\"low\"}"),
+            "{line}"
+        );
+        let back: Event = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, e);
     }
 
     #[test]
@@ -1367,7 +1536,7 @@ mod tests {
                  \"order_until\":\"2026-05-01T00:00:00Z\",\"home_zone\":\"north\",\
                  \"status\":\"active\"}}}},\"evidence\":null,\
                  \"models\":{{\"face_detector\":\"yunet-2023mar\",\"face_embedder\":\"fr-feature-512\"}},\
-                 \"review\":\"pending\"}}",
+                 \"review\":\"pending\",\"priority\":\"normal\"}}",
                 e.event_id
             );
             assert_eq!(line, expected);
@@ -1450,10 +1619,14 @@ mod tests {
         fn a_plate_event_has_no_matched_order() {
             let line = super::event().to_json_line().unwrap();
             assert!(!line.contains("matched_order"));
-            assert!(line.contains(
-                "\"explanation\":\"pass K3X9Q2M7B4T1W8Z9 for ABC123 expired at \
-                 2026-03-31T23:59:59Z\"}"
-            ));
+            assert!(
+                line.contains(
+                    "\"explanation\":\"pass K3X9Q2M7B4T1W8Z9 for ABC123 expired at \
+                     2026-03-31T23:59:59Z; the reads give ABC123 probability 0.412\",\
+                     \"plate_probability\":0.412}"
+                ),
+                "{line}"
+            );
         }
     }
 

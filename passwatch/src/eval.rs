@@ -1,4 +1,5 @@
-//! `passwatch eval plates`: plate OCR and detection measured on labelled folders.
+//! `passwatch eval plates`: plate OCR and detection measured on labelled folders; `eval
+//! decisions` ([`decisions`]): what the rules make of the sightings.
 //!
 //! Two folder layouts, as in the fixtures:
 //! - crops: `labels.csv` with `file,region,plate[,subregion]`, one plate crop per file;
@@ -15,6 +16,8 @@ use passwatch_plate_reader::text::normalise_plate;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub mod decisions;
 
 /// Figures of one region (or overall).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -364,21 +367,81 @@ struct TruthRow {
     h: f32,
 }
 
-/// Runs the plate path (read, track, consensus) over a video and scores its sightings against
-/// a per-frame truth CSV (`frame,source,region,plate,x,y,w,h`).
-///
-/// The video runs through the stream engine, as `replay` runs it, on a site whose zone is never
-/// restricted: every track is closed, voted on and decided with the product's code, and the
-/// engine's [`passwatch_pipeline::engine::TrackObserver`] hands the closed tracks to the scoring here. Nothing is written.
-pub fn eval_video(
+/// One plate of a labelled video: the consecutive frames of one source.
+pub(crate) struct Segment {
+    pub(crate) first: u64,
+    pub(crate) last: u64,
+    pub(crate) region: String,
+    pub(crate) plate: String,
+}
+
+/// A video's per-frame truth (`frame,source,region,plate,x,y,w,h`).
+pub(crate) struct Truth {
+    pub(crate) segments: Vec<Segment>,
+    /// Per labelled frame: its segment and the plate's box.
+    pub(crate) by_frame: BTreeMap<u64, (usize, BBox)>,
+}
+
+impl Truth {
+    pub(crate) fn load(truth: &Path) -> Result<Truth> {
+        let mut rdr = csv::Reader::from_path(truth)
+            .with_context(|| format!("{}: cannot open", truth.display()))?;
+        let mut rows: Vec<TruthRow> = Vec::new();
+        for (i, r) in rdr.deserialize().enumerate() {
+            rows.push(r.with_context(|| format!("{}: row {}", truth.display(), i + 2))?);
+        }
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut by_frame: BTreeMap<u64, (usize, BBox)> = BTreeMap::new();
+        let mut prev_source = String::new();
+        for r in &rows {
+            if r.source != prev_source || segments.is_empty() {
+                segments.push(Segment {
+                    first: r.frame,
+                    last: r.frame,
+                    region: r.region.clone(),
+                    plate: normalise_plate(&r.plate),
+                });
+                prev_source = r.source.clone();
+            }
+            let k = segments.len() - 1;
+            segments[k].last = r.frame;
+            by_frame.insert(r.frame, (k, BBox::new(r.x, r.y, r.w, r.h)));
+        }
+        Ok(Truth { segments, by_frame })
+    }
+
+    /// The segment a track starting at `frame` belongs to, if any.
+    pub(crate) fn segment_of(&self, frame: u64) -> Option<usize> {
+        self.segments
+            .iter()
+            .position(|s| frame >= s.first && frame <= s.last)
+    }
+}
+
+/// What one run of a video through the engine left for scoring.
+pub(crate) struct VideoRun {
+    /// The tracks the engine closed, by track id.
+    pub(crate) closed: Vec<ClosedTrack>,
+    /// Frames decoded and analysed.
+    pub(crate) frames: (u64, u64),
+    /// Per analysed frame: detect, refine, OCR ms; share of frames read around tracks.
+    pub(crate) stages_ms: (f64, f64, f64, f64),
+    pub(crate) elapsed_s: f64,
+}
+
+/// Runs the plate path (read, track, consensus) over a video through the stream engine, as
+/// `replay` runs it, on a site whose zone is never restricted: every track is closed, voted on
+/// and decided with the product's code, and the engine's
+/// [`passwatch_pipeline::engine::TrackObserver`] hands the closed tracks, with their sightings,
+/// back. Nothing is written. `on_frame` sees every analysed frame's reads.
+pub(crate) fn run_video(
     video: &Path,
-    truth: &Path,
     analyse_fps: f64,
     reader: &mut PlateReader,
     tracker_config: passwatch_pipeline::track::TrackerConfig,
     schedule: passwatch_pipeline::plates::PlateSchedule,
-    keep_items: bool,
-) -> Result<VideoEvalReport> {
+    on_frame: &mut dyn FnMut(u64, &[passwatch_plate_reader::reader::PlateObservation]),
+) -> Result<VideoRun> {
     use passwatch_events::NullSink;
     use passwatch_pipeline::engine::{
         DecideSetup, DecideState, Decider, NoFaceFinder, StreamId, StreamTrackers,
@@ -386,38 +449,6 @@ pub fn eval_video(
     use passwatch_pipeline::ingest::{FrameSelection, Ingest, IngestMessage};
     use passwatch_plate_reader::formats::PlateFormats;
 
-    let mut rdr = csv::Reader::from_path(truth)
-        .with_context(|| format!("{}: cannot open", truth.display()))?;
-    let mut rows: Vec<TruthRow> = Vec::new();
-    for (i, r) in rdr.deserialize().enumerate() {
-        rows.push(r.with_context(|| format!("{}: row {}", truth.display(), i + 2))?);
-    }
-    // Segments: consecutive frames of one source.
-    struct Segment {
-        first: u64,
-        last: u64,
-        region: String,
-        plate: String,
-        sightings: Vec<String>,
-    }
-    let mut segments: Vec<Segment> = Vec::new();
-    let mut by_frame: BTreeMap<u64, (usize, BBox)> = BTreeMap::new();
-    let mut prev_source = String::new();
-    for r in &rows {
-        if r.source != prev_source || segments.is_empty() {
-            segments.push(Segment {
-                first: r.frame,
-                last: r.frame,
-                region: r.region.clone(),
-                plate: normalise_plate(&r.plate),
-                sightings: Vec::new(),
-            });
-            prev_source = r.source.clone();
-        }
-        let k = segments.len() - 1;
-        segments[k].last = r.frame;
-        by_frame.insert(r.frame, (k, BBox::new(r.x, r.y, r.w, r.h)));
-    }
     let regions: Vec<String> = reader.config().regions.clone();
     let region_refs: Vec<&str> = regions.iter().map(String::as_str).collect();
     let site = eval_site(&regions)?;
@@ -436,7 +467,10 @@ pub fn eval_video(
     let model_ids = std::collections::BTreeMap::new();
     let mut sink = NullSink::default();
     let mut state = DecideState::default();
-    let mut closed = ClosedTracks::default();
+    let mut closed = ClosedTracks {
+        tracks: Vec::new(),
+        source: source.clone(),
+    };
     let started = std::time::Instant::now();
     let times_before = reader.times;
     let mut ingest = Ingest::open_file(video, FrameSelection::Rate(analyse_fps), 4)?;
@@ -457,9 +491,6 @@ pub fn eval_video(
         state: &mut state,
         observer: Some(&mut closed),
     };
-    let mut frames_with_plate = 0usize;
-    let mut frames_read_exact = 0usize;
-    let mut per_region_frames: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut analysed = 0u64;
     for msg in ingest.by_ref() {
         match msg {
@@ -475,18 +506,7 @@ pub fn eval_video(
                         .collect::<Vec<_>>(),
                     "analysed frame"
                 );
-                if let Some((seg, truth_box)) = by_frame.get(&frame.index) {
-                    let seg = &segments[*seg];
-                    frames_with_plate += 1;
-                    let hit = obs
-                        .iter()
-                        .find(|o| o.bbox_in_frame.iou(truth_box) > 0.1)
-                        .is_some_and(|o| o.text == seg.plate);
-                    frames_read_exact += usize::from(hit);
-                    let e = per_region_frames.entry(seg.region.clone()).or_default();
-                    e.0 += 1;
-                    e.1 += usize::from(hit);
-                }
+                on_frame(frame.index, obs);
                 decider.apply(&mut streams, &frame, found)?;
             }
             IngestMessage::End(r) => {
@@ -500,61 +520,105 @@ pub fn eval_video(
         .counters
         .decoded
         .load(std::sync::atomic::Ordering::Relaxed);
-    let mut spurious = 0;
-    let mut reads_total = 0usize;
-    let mut reads_exact = 0usize;
-    closed.0.sort_by_key(|t| t.id);
-    for t in closed.0 {
-        let Some(consensus) = t.consensus else {
-            continue;
-        };
-        match segments
-            .iter_mut()
-            .find(|s| t.first_frame >= s.first && t.first_frame <= s.last)
-        {
-            Some(seg) => {
-                reads_total += t.reads.len();
-                reads_exact += t.reads.iter().filter(|r| **r == seg.plate).count();
-                seg.sightings.push(consensus);
-            }
-            None => spurious += 1,
-        }
-    }
     let t = reader.times;
     let per = |a: f64, b: f64| (a - b) * 1e3 / analysed.max(1) as f64;
-    let mut report = VideoEvalReport {
+    let mut tracks = closed.tracks;
+    tracks.sort_by_key(|t| t.id);
+    Ok(VideoRun {
+        closed: tracks,
+        frames: (decoded, analysed),
         stages_ms: (
             per(t.detect_s, times_before.detect_s),
             per(t.refine_s, times_before.refine_s),
             per(t.ocr_s, times_before.ocr_s),
             (t.tracked_frames - times_before.tracked_frames) as f64 / analysed.max(1) as f64,
         ),
-        plates: segments.len(),
-        spurious,
-        frames: (decoded, analysed),
         elapsed_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Runs the plate path over a video ([`run_video`]) and scores its sightings against a
+/// per-frame truth CSV (`frame,source,region,plate,x,y,w,h`).
+pub fn eval_video(
+    video: &Path,
+    truth: &Path,
+    analyse_fps: f64,
+    reader: &mut PlateReader,
+    tracker_config: passwatch_pipeline::track::TrackerConfig,
+    schedule: passwatch_pipeline::plates::PlateSchedule,
+    keep_items: bool,
+) -> Result<VideoEvalReport> {
+    let truth = Truth::load(truth)?;
+    let mut frames_with_plate = 0usize;
+    let mut frames_read_exact = 0usize;
+    let mut per_region_frames: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let run = run_video(
+        video,
+        analyse_fps,
+        reader,
+        tracker_config,
+        schedule,
+        &mut |index, obs| {
+            if let Some((seg, truth_box)) = truth.by_frame.get(&index) {
+                let seg = &truth.segments[*seg];
+                frames_with_plate += 1;
+                let hit = obs
+                    .iter()
+                    .find(|o| o.bbox_in_frame.iou(truth_box) > 0.1)
+                    .is_some_and(|o| o.text == seg.plate);
+                frames_read_exact += usize::from(hit);
+                let e = per_region_frames.entry(seg.region.clone()).or_default();
+                e.0 += 1;
+                e.1 += usize::from(hit);
+            }
+        },
+    )?;
+    let mut sightings: Vec<Vec<String>> = vec![Vec::new(); truth.segments.len()];
+    let mut spurious = 0;
+    let mut reads_total = 0usize;
+    let mut reads_exact = 0usize;
+    for t in &run.closed {
+        let Some(sighting) = &t.sighting else {
+            continue;
+        };
+        match truth.segment_of(t.first_frame) {
+            Some(k) => {
+                let plate = &truth.segments[k].plate;
+                reads_total += sighting.reads.len();
+                reads_exact += sighting.reads.iter().filter(|r| r.text == *plate).count();
+                sightings[k].push(sighting.plate.clone());
+            }
+            None => spurious += 1,
+        }
+    }
+    let mut report = VideoEvalReport {
+        stages_ms: run.stages_ms,
+        plates: truth.segments.len(),
+        spurious,
+        frames: run.frames,
+        elapsed_s: run.elapsed_s,
         single_frame_exact: frames_read_exact as f64 / frames_with_plate.max(1) as f64,
         read_exact_in_tracks: reads_exact as f64 / reads_total.max(1) as f64,
         ..Default::default()
     };
     let mut exact = 0;
     let mut per_region: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for s in &segments {
-        match s.sightings.len() {
+    for (s, seen) in truth.segments.iter().zip(&sightings) {
+        match seen.len() {
             0 => report.missed += 1,
             1 => report.exactly_one_sighting += 1,
             _ => report.split += 1,
         }
-        let ok = s.sightings.first().is_some_and(|t| *t == s.plate);
+        let ok = seen.first().is_some_and(|t| *t == s.plate);
         exact += usize::from(ok);
         let e = per_region.entry(s.region.clone()).or_default();
         e.0 += 1;
         e.1 += usize::from(ok);
         if keep_items {
-            report.items.push((s.plate.clone(), s.sightings.clone()));
+            report.items.push((s.plate.clone(), seen.clone()));
         }
     }
-    report.consensus_exact = exact as f64 / segments.len().max(1) as f64;
+    report.consensus_exact = exact as f64 / truth.segments.len().max(1) as f64;
     for (k, (n, ok)) in per_region {
         let (f, fe) = per_region_frames.get(&k).copied().unwrap_or((0, 0));
         report.regions.insert(
@@ -576,18 +640,18 @@ fn eval_site(regions: &[String]) -> Result<passwatch_registry::site::Site> {
 }
 
 /// What the scoring needs of a closed track.
-struct ClosedTrack {
-    id: u64,
-    first_frame: u64,
-    /// The texts of its reads.
-    reads: Vec<String>,
-    /// Its consensus, when it was a sighting.
-    consensus: Option<String>,
+pub(crate) struct ClosedTrack {
+    pub(crate) id: u64,
+    pub(crate) first_frame: u64,
+    /// Its sighting (without images), when it was one.
+    pub(crate) sighting: Option<passwatch_rules::sighting::PlateSighting>,
 }
 
 /// The tracks the engine closed, in closing order.
-#[derive(Default)]
-struct ClosedTracks(Vec<ClosedTrack>);
+struct ClosedTracks {
+    tracks: Vec<ClosedTrack>,
+    source: String,
+}
 
 impl passwatch_pipeline::engine::TrackObserver for ClosedTracks {
     fn plate_track(
@@ -595,15 +659,18 @@ impl passwatch_pipeline::engine::TrackObserver for ClosedTracks {
         track: &passwatch_pipeline::track::Track,
         consensus: Option<&passwatch_plate_reader::consensus::Consensus>,
     ) {
-        self.0.push(ClosedTrack {
+        self.tracks.push(ClosedTrack {
             id: track.id,
             first_frame: track.reads.first().map_or(0, |r| r.frame_index),
-            reads: track
-                .reads
-                .iter()
-                .map(|r| r.observation.text.clone())
-                .collect(),
-            consensus: consensus.map(|c| c.text.clone()),
+            sighting: consensus.map(|c| {
+                track.sighting(
+                    c,
+                    EVAL_CAMERA,
+                    &self.source,
+                    &self.source,
+                    chrono::DateTime::UNIX_EPOCH,
+                )
+            }),
         });
     }
 }

@@ -172,6 +172,10 @@ enum EvalWhat {
     Plates(EvalPlates),
     /// Face verification on a folder in the LFW layout (identities.csv: file,person).
     Faces(EvalFaces),
+    /// What the rules decide on labelled footage or photos: false accusations, catches, wrong
+    /// plates, false clearances and vehicles unseen, with every plate holding a valid pass,
+    /// none, and half.
+    Decisions(eval::decisions::DecisionArgs),
 }
 
 #[derive(Args)]
@@ -240,6 +244,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Registry { what } => run_registry(what),
         Command::Bench(args) => {
             passwatch_bench::run(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval {
+            what: EvalWhat::Decisions(args),
+        } => {
+            eval::decisions::run(&args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval {

@@ -424,8 +424,8 @@ pub fn summary_table(s: &ReplaySummary, out_dir: &Path) -> String {
     if o.tracks > 0 || st.detect > 0.0 {
         let _ = writeln!(
             t,
-            "plates: {} sightings: {} violations, {} valid, {} cleared by a near match, {} unreadable, {} outside restriction hours ({} short tracks ignored)",
-            o.sightings, o.violations, o.valid, o.cleared_by_fuzzy_match, o.unreadable, o.not_restricted, o.too_few_reads
+            "plates: {} sightings: {} violations, {} left for review, {} valid, {} cleared by a near match, {} unreadable, {} outside restriction hours ({} short tracks ignored)",
+            o.sightings, o.violations, o.needs_review, o.valid, o.cleared_by_fuzzy_match, o.unreadable, o.not_restricted, o.too_few_reads
         );
         let _ = writeln!(
             t,

@@ -139,6 +139,8 @@ pub struct OutcomeCounts {
     pub cleared_by_fuzzy_match: u64,
     /// Violations (events).
     pub violations: u64,
+    /// Doubtful sightings left for review (low-priority `needs_review` events).
+    pub needs_review: u64,
     /// Face tracks closed.
     pub face_tracks: u64,
     /// Face tracks with no face good enough to match.
@@ -460,10 +462,11 @@ impl Decider<'_, '_> {
             PlateOutcome::Valid { .. } => counts.valid += 1,
             PlateOutcome::ClearedByFuzzyMatch { .. } => counts.cleared_by_fuzzy_match += 1,
             PlateOutcome::Violation { .. } => counts.violations += 1,
+            PlateOutcome::NeedsReview { .. } => counts.needs_review += 1,
         }
         tracing::debug!(camera = %self.stream.camera_id, track = track.id, plate = %sighting.plate,
             confidence = sighting.confidence, outcome = ?decision.outcome, "sighting decided");
-        if !decision.is_violation() {
+        if !decision.raises_event() {
             return Ok(()); // nothing about this vehicle is kept
         }
         let Some(event_id) =

@@ -91,6 +91,9 @@ pub struct TrackRead {
     pub observation: ReadObservation,
     /// How plate-like the read was.
     pub plate_score: f32,
+    /// The recogniser's step distributions of the read, for the probability of a plate
+    /// ([`passwatch_plate_reader::likelihood`]).
+    pub lattice: Option<std::sync::Arc<passwatch_plate_reader::likelihood::CtcLattice>>,
 }
 
 /// The best evidence of a track: the crop and frame of its most plate-like read.
@@ -256,6 +259,7 @@ impl Tracker {
                 bbox_in_frame: o.bbox_in_frame,
                 observation: observation_of(&o),
                 plate_score: o.plate_score,
+                lattice: o.lattice.clone(),
             };
             let ti = match obs_slot[oi] {
                 Some(ti) => ti,
@@ -373,6 +377,8 @@ impl Track {
                     text: r.observation.text.clone(),
                     confidence: r.observation.confidence,
                     bbox_in_frame: r.bbox_in_frame,
+                    weight: r.observation.weight,
+                    lattice: r.lattice.clone(),
                 })
                 .collect(),
             images: None,

@@ -337,15 +337,15 @@ pub fn decode_batch(
     let mut reads = Vec::with_capacity(n);
     let mut scratch: Vec<f32> = Vec::new();
     for item in output.outer_iter() {
-        let read = match item.as_slice() {
-            Some(slice) => greedy_decode(slice, steps, classes, charset, allowed)?,
+        let slice = match item.as_slice() {
+            Some(slice) => slice,
             None => {
                 scratch.clear();
                 scratch.extend(item.iter().copied());
-                greedy_decode(&scratch, steps, classes, charset, allowed)?
+                &scratch
             }
         };
-        reads.push(read);
+        reads.push(greedy_decode(slice, steps, classes, charset, allowed)?);
     }
     Ok(reads)
 }

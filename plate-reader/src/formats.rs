@@ -232,6 +232,25 @@ impl Pattern {
         self.max_len
     }
 
+    /// A text that fits this pattern, drawn with `random` (any source of uniform `u64`s): each
+    /// element's length uniform in its range, each character uniform in its set. For realistic
+    /// registries in evaluations (decoy passes).
+    pub fn sample(&self, random: &mut impl FnMut() -> u64) -> String {
+        let mut out = String::with_capacity(self.max_len);
+        for t in &self.tokens {
+            let span = u64::from(t.max - t.min) + 1;
+            let n = t.min as u64 + random() % span;
+            let set: Vec<char> = t.set.iter().collect();
+            if set.is_empty() {
+                continue;
+            }
+            for _ in 0..n {
+                out.push(set[(random() % set.len() as u64) as usize]);
+            }
+        }
+        out
+    }
+
     /// Whether a normalised text fits this pattern exactly.
     pub fn matches(&self, text: &str) -> bool {
         Chars::new(text).is_some_and(|c| self.matches_chars(c.as_slice()))
@@ -360,6 +379,25 @@ impl Region {
     /// The patterns, in file order.
     pub fn patterns(&self) -> &[Pattern] {
         &self.patterns
+    }
+
+    /// A plate of this region drawn with `random`: a pattern of weight at least 0.5 (the
+    /// common series, not the catch-all vanity patterns) chosen in proportion to its weight, then
+    /// [`Pattern::sample`]. `None` for a region without such a pattern.
+    pub fn sample(&self, random: &mut impl FnMut() -> u64) -> Option<String> {
+        let common: Vec<&Pattern> = self.patterns.iter().filter(|p| p.weight >= 0.5).collect();
+        let total: f64 = common.iter().map(|p| f64::from(p.weight)).sum();
+        if common.is_empty() || total <= 0.0 {
+            return None;
+        }
+        let mut at = (random() >> 11) as f64 / (1u64 << 53) as f64 * total;
+        for p in &common {
+            at -= f64::from(p.weight);
+            if at < 0.0 {
+                return Some(p.sample(random));
+            }
+        }
+        common.last().map(|p| p.sample(random))
     }
 
     /// Weight of the best pattern the text fits; 0 if none.
@@ -808,6 +846,27 @@ mod tests {
         assert!(!gb.patterns()[1].matches("A1234ABC"));
         assert_eq!(f.score("in", "22BH1234AB"), 0.9);
         assert_eq!(f.score("cn", "粤Z1234港"), 0.6);
+    }
+
+    #[test]
+    fn samples_fit_their_region() {
+        let f = builtin();
+        let mut state = 7u64;
+        let mut random = || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        for region in f.regions() {
+            for _ in 0..200 {
+                let Some(plate) = region.sample(&mut random) else {
+                    continue;
+                };
+                assert!(region.score(&plate) >= 0.5, "{} {plate}", region.id());
+            }
+        }
     }
 
     #[test]

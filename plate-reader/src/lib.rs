@@ -9,6 +9,8 @@
 //! - [`crop`]: rectified crops (a perspective warp of a rotated or skewed box to an upright one);
 //! - [`recognise`]: the PP-OCRv4 recogniser, batched;
 //! - [`ctc`]: the PP-OCR character set and CTC greedy decoding restricted to a plate alphabet;
+//! - [`likelihood`]: the probability of a given plate text from the recogniser's output (CTC
+//!   forward), per read and per track;
 //! - [`formats`]: per-region plate formats, as data, used to choose between candidate reads;
 //! - [`text`]: normalisation and the confusable-aware edit distance;
 //! - [`reader`]: the per-frame reader tying these together ([`reader::PlateReader`]);
@@ -21,6 +23,7 @@ pub mod ctc;
 pub mod detect;
 pub mod formats;
 pub mod geometry;
+pub mod likelihood;
 pub mod reader;
 pub mod recognise;
 pub mod text;

@@ -63,6 +63,9 @@ pub struct PlateObservation {
     pub detector: DetectorKind,
     /// The raw CTC read.
     pub read: CtcRead,
+    /// The recogniser's step distributions of the read, for the probability of any plate text
+    /// ([`crate::likelihood`]).
+    pub lattice: Option<std::sync::Arc<crate::likelihood::CtcLattice>>,
     /// The normalised text.
     pub text: String,
     /// The best-fitting region, if the text fits one.
@@ -106,6 +109,11 @@ impl PlateObservation {
                 chars,
                 confidence,
             },
+            lattice: Some(std::sync::Arc::new(crate::likelihood::CtcLattice::certain(
+                text,
+                confidence,
+                crate::likelihood::LATIN_ALNUM,
+            ))),
             text: text.to_owned(),
             region: region.map(str::to_owned),
             format_score: if region.is_some() { 1.0 } else { 0.0 },
@@ -457,9 +465,10 @@ impl PlateReader {
         quad_in_frame: Quad,
         detector_score: f32,
         detector: DetectorKind,
-        read: CtcRead,
+        recognised: crate::recognise::Recognised,
         crop: RgbImage,
     ) -> PlateObservation {
+        let crate::recognise::Recognised { read, lattice } = recognised;
         let ids: Vec<&str> = self.region_ids.iter().map(String::as_str).collect();
         let best = best_variant(&read, self.formats, &ids, &self.config);
         PlateObservation {
@@ -468,6 +477,7 @@ impl PlateReader {
             detector_score,
             detector,
             read,
+            lattice,
             text: best.text,
             region: best.region,
             format_score: best.format_score,

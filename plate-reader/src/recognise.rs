@@ -4,7 +4,10 @@
 //! aspect ratio; the batch is padded (with 0, the normalised mid-grey PaddleOCR pads with) to its
 //! widest crop and to at least 320 pixels, the width the model was trained at.
 
+use std::sync::Arc;
+
 use crate::ctc::{decode_batch, AllowedClasses, Charset, CtcRead};
+use crate::likelihood::{CtcLattice, LatticeLayout};
 use crate::PlateError;
 use image::RgbImage;
 use ndarray::{Array4, ArrayView3};
@@ -17,6 +20,17 @@ pub const REC_HEIGHT: u32 = 48;
 pub const REC_MIN_WIDTH: u32 = 320;
 /// Widest crop fed, in input pixels (a 16:1 line); wider crops are squeezed.
 pub const REC_MAX_WIDTH: u32 = 768;
+
+/// One crop read: the greedy decoding and the lattice any plate text's probability is computed
+/// from ([`crate::likelihood`]).
+#[derive(Clone, Debug)]
+pub struct Recognised {
+    /// The greedy read.
+    pub read: CtcRead,
+    /// The step distributions over the allowed characters; none for a crop the recogniser gave
+    /// no output for.
+    pub lattice: Option<Arc<CtcLattice>>,
+}
 
 /// Crops per inference call by default.
 pub const REC_BATCH: usize = 8;
@@ -134,14 +148,15 @@ impl Recogniser {
         self.model.id()
     }
 
-    /// Reads each crop, decoding with only the `allowed` classes.
+    /// Reads each crop, decoding with only the `allowed` classes; each read comes with its step
+    /// distributions over the allowed characters.
     pub fn read(
         &mut self,
         crops: &[RgbImage],
         allowed: &AllowedClasses,
-    ) -> Result<Vec<CtcRead>, PlateError> {
+    ) -> Result<Vec<Recognised>, PlateError> {
         let mut reads = Vec::with_capacity(crops.len());
-        let mut by_index: Vec<Option<CtcRead>> = vec![None; crops.len()];
+        let mut by_index: Vec<Option<Recognised>> = vec![None; crops.len()];
         for batch in plan_batches(crops, self.batch_size) {
             let mut input = Array4::<f32>::zeros(batch.shape());
             let data = input
@@ -160,15 +175,23 @@ impl Recogniser {
             };
             let view = ArrayView3::from_shape((n, t, c), &o.data[..n * t * c])
                 .map_err(|e| PlateError::Internal(e.to_string()))?;
+            let layout = LatticeLayout::new(&self.charset, allowed);
             for (k, read) in decode_batch(view, &self.charset, allowed)?
                 .into_iter()
                 .enumerate()
             {
-                by_index[batch.items[k]] = Some(read);
+                let probs = &o.data[k * t * c..(k + 1) * t * c];
+                by_index[batch.items[k]] = Some(Recognised {
+                    read,
+                    lattice: Some(Arc::new(layout.lattice(probs, t, c))),
+                });
             }
         }
         for r in by_index {
-            reads.push(r.unwrap_or_default());
+            reads.push(r.unwrap_or(Recognised {
+                read: CtcRead::default(),
+                lattice: None,
+            }));
         }
         Ok(reads)
     }

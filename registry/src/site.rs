@@ -12,7 +12,13 @@
 //!
 //! [plates]                       # optional; defaults shown
 //! regions = ["us", "eu", "br"]   # plate formats to read with
-//! fuzzy_max_cost = 0.75          # benefit of the doubt: max edit cost of a clearing match
+//! fuzzy_max_cost = 1.75          # how near (edit cost) a pass's plate must be to be weighed at all
+//! clear_probability = 0.05       # a valid pass this probable clears (at up to 1000 plates)
+//! clear_probability_per_decade = 0.05  # … plus this per tenfold more plates in the registry
+//! doubt_probability = 1e-5       # a valid pass this probable stops an accusation (at up to
+//!                                # 1000 plates; in proportion to the registry beyond)
+//! accuse_probability = 0.2       # the read must be this sure of its own plate to accuse
+//! doubtful = "review"            # neither: a low-priority needs_review event, or "unreadable"
 //! min_confidence = 0.5           # sightings below this raise nothing (counted as unreadable)
 //!
 //! [faces]                        # optional; defaults shown
@@ -55,11 +61,22 @@ use passwatch_base::time::WallTime;
 
 /// Default of `plates.regions`.
 pub const DEFAULT_REGIONS: [&str; 3] = ["us", "eu", "br"];
-/// Default of `plates.fuzzy_max_cost`.
-/// 0.75 admits up to three confusable swaps (O/0, I/1, … at 0.25 each) and no other edit: the
-/// benefit of the doubt covers what OCR confuses, not any one-character difference (with a large
-/// registry, almost every unknown plate is one edit from some pass).
-pub const DEFAULT_FUZZY_MAX_COST: f32 = 0.75;
+/// Default of `plates.fuzzy_max_cost`: the passes weighed by the benefit of the doubt are those
+/// within one insertion, deletion or other substitution plus three confusable swaps (O/0, I/1, …
+/// at 0.25 each) of the consensus or of any read of the track. Distance only picks candidates;
+/// the recogniser's probability of each decides (`rules`, design/matching-and-rules.md). Below 2,
+/// the index search costs the same at any registry size.
+pub const DEFAULT_FUZZY_MAX_COST: f32 = 1.75;
+/// Default of `plates.clear_probability` (how it was chosen: design/matching-and-rules.md).
+pub const DEFAULT_CLEAR_PROBABILITY: f64 = 0.05;
+/// Default of `plates.clear_probability_per_decade`: 0.2 at a million plates.
+pub const DEFAULT_CLEAR_PROBABILITY_PER_DECADE: f64 = 0.05;
+/// Default of `plates.doubt_probability`: 0.01 at a million plates.
+pub const DEFAULT_DOUBT_PROBABILITY: f64 = 1e-5;
+/// Default of `plates.accuse_probability`.
+pub const DEFAULT_ACCUSE_PROBABILITY: f64 = 0.2;
+/// The registry size up to which `plates.clear_probability` applies unchanged.
+pub const CLEAR_PROBABILITY_BASE_PLATES: usize = 1000;
 /// Largest `plates.fuzzy_max_cost` accepted: beyond it nearly any plate clears any other.
 pub const MAX_FUZZY_MAX_COST: f32 = 3.0;
 /// Default of `plates.min_confidence`.
@@ -147,7 +164,23 @@ struct RawSite {
 struct RawPlates {
     regions: Option<Vec<String>>,
     fuzzy_max_cost: Option<f32>,
+    clear_probability: Option<f64>,
+    clear_probability_per_decade: Option<f64>,
+    doubt_probability: Option<f64>,
+    accuse_probability: Option<f64>,
+    doubtful: Option<Doubtful>,
     min_confidence: Option<f32>,
+}
+
+/// What a sighting becomes when no valid pass is probable enough to clear it and the read is not
+/// sure enough, or a valid pass too plausible, to accuse (`plates.doubtful`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Doubtful {
+    /// A low-priority `needs_review` event listing the candidates.
+    Review,
+    /// No event; counted as unreadable.
+    Unreadable,
 }
 
 #[derive(Debug, Deserialize)]
@@ -240,10 +273,29 @@ impl Analysis {
 pub struct PlateSettings {
     /// Plate-format region ids to read with; default [`DEFAULT_REGIONS`]. Never empty.
     pub regions: Vec<String>,
-    /// The largest confusable-aware edit cost at which a near plate with a valid pass clears a
-    /// sighting (benefit of the doubt); default [`DEFAULT_FUZZY_MAX_COST`], 0 to
-    /// [`MAX_FUZZY_MAX_COST`]. 0 turns the benefit of the doubt off.
+    /// The largest confusable-aware edit cost, from the consensus or any read of the track, at
+    /// which a near plate's pass is weighed by the benefit of the doubt; default
+    /// [`DEFAULT_FUZZY_MAX_COST`], 0 to [`MAX_FUZZY_MAX_COST`]. 0 turns the benefit of the doubt
+    /// off.
     pub fuzzy_max_cost: f32,
+    /// A valid pass whose plate the track shows with at least this probability clears the
+    /// sighting, in a registry of up to [`CLEAR_PROBABILITY_BASE_PLATES`] plates; default
+    /// [`DEFAULT_CLEAR_PROBABILITY`], 0 to 1. See [`PlateSettings::clear_threshold`].
+    pub clear_probability: f64,
+    /// How much more probable a clearing pass must be per tenfold more plates in the registry:
+    /// the more plates, the likelier a near plate by chance. Default
+    /// [`DEFAULT_CLEAR_PROBABILITY_PER_DECADE`], 0 to 1.
+    pub clear_probability_per_decade: f64,
+    /// A valid pass at least this probable, but not enough to clear, stops an accusation: the
+    /// sighting is doubtful. It applies to a registry of up to
+    /// [`CLEAR_PROBABILITY_BASE_PLATES`] plates and grows in proportion to the registry beyond
+    /// (see [`PlateSettings::doubt_threshold`]). Default [`DEFAULT_DOUBT_PROBABILITY`], 0 to 1.
+    pub doubt_probability: f64,
+    /// The probability of its own consensus plate a track needs to accuse; below it the sighting
+    /// is doubtful. Default [`DEFAULT_ACCUSE_PROBABILITY`], 0 to 1.
+    pub accuse_probability: f64,
+    /// What a doubtful sighting becomes; default [`Doubtful::Review`].
+    pub doubtful: Doubtful,
     /// Sightings whose consensus confidence is below this raise nothing and are counted as
     /// unreadable; default [`DEFAULT_MIN_CONFIDENCE`], 0 to 1.
     pub min_confidence: f32,
@@ -254,8 +306,34 @@ impl Default for PlateSettings {
         PlateSettings {
             regions: DEFAULT_REGIONS.iter().map(|r| r.to_string()).collect(),
             fuzzy_max_cost: DEFAULT_FUZZY_MAX_COST,
+            clear_probability: DEFAULT_CLEAR_PROBABILITY,
+            clear_probability_per_decade: DEFAULT_CLEAR_PROBABILITY_PER_DECADE,
+            doubt_probability: DEFAULT_DOUBT_PROBABILITY,
+            accuse_probability: DEFAULT_ACCUSE_PROBABILITY,
+            doubtful: Doubtful::Review,
             min_confidence: DEFAULT_MIN_CONFIDENCE,
         }
+    }
+}
+
+impl PlateSettings {
+    /// The probability a valid pass's plate needs to clear a sighting in a registry of `plates`
+    /// distinct plates: `clear_probability` up to [`CLEAR_PROBABILITY_BASE_PLATES`], then
+    /// `clear_probability_per_decade` more per tenfold, at most 0.99.
+    pub fn clear_threshold(&self, plates: usize) -> f64 {
+        let decades = (plates.max(1) as f64 / CLEAR_PROBABILITY_BASE_PLATES as f64)
+            .log10()
+            .max(0.0);
+        (self.clear_probability + self.clear_probability_per_decade * decades).min(0.99)
+    }
+
+    /// The probability at which a valid pass stops an accusation in a registry of `plates`
+    /// distinct plates: `doubt_probability` up to [`CLEAR_PROBABILITY_BASE_PLATES`], then in
+    /// proportion to the registry (the number of plates near a read by chance grows in
+    /// proportion too), at most [`PlateSettings::clear_threshold`].
+    pub fn doubt_threshold(&self, plates: usize) -> f64 {
+        let scale = (plates.max(1) as f64 / CLEAR_PROBABILITY_BASE_PLATES as f64).max(1.0);
+        (self.doubt_probability * scale).min(self.clear_threshold(plates))
     }
 }
 
@@ -642,6 +720,48 @@ impl Validator {
                     format!("{c} is out of range: must be 0 to {MAX_FUZZY_MAX_COST}"),
                 );
             }
+        }
+        for (field, value, slot) in [
+            (
+                "plates.clear_probability",
+                raw.clear_probability,
+                &mut out.clear_probability,
+            ),
+            (
+                "plates.clear_probability_per_decade",
+                raw.clear_probability_per_decade,
+                &mut out.clear_probability_per_decade,
+            ),
+            (
+                "plates.doubt_probability",
+                raw.doubt_probability,
+                &mut out.doubt_probability,
+            ),
+            (
+                "plates.accuse_probability",
+                raw.accuse_probability,
+                &mut out.accuse_probability,
+            ),
+        ] {
+            if let Some(p) = value {
+                if (0.0..=1.0).contains(&p) {
+                    *slot = p;
+                } else {
+                    self.problem(field, format!("{p} is out of range: must be 0 to 1"));
+                }
+            }
+        }
+        if let Some(d) = raw.doubtful {
+            out.doubtful = d;
+        }
+        if out.doubt_probability > out.clear_probability {
+            self.problem(
+                "plates.doubt_probability",
+                format!(
+                    "{} is above plates.clear_probability {}: a pass that plausible would clear",
+                    out.doubt_probability, out.clear_probability
+                ),
+            );
         }
         if let Some(c) = raw.min_confidence {
             if (0.0..=1.0).contains(&c) {

@@ -218,6 +218,12 @@ impl PassSnapshot {
         }
     }
 
+    /// How many distinct plates hold vehicle passes: the registry's size as far as a near-plate
+    /// match by chance is concerned.
+    pub fn plate_count(&self) -> usize {
+        self.plates.len()
+    }
+
     /// Every pass, vehicle passes first (by plate, then code), then the others by code.
     pub fn passes(&self) -> &[Pass] {
         &self.passes

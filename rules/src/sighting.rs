@@ -4,9 +4,12 @@
 //! text agreed over all the reads of one track, its confidence, and the history of reads, plus
 //! the best evidence images. The rules decide on it once; it raises at most one event.
 
+use std::sync::Arc;
+
 use image::RgbImage;
 use passwatch_base::time::{MediaTime, WallTime};
 use passwatch_plate_reader::geometry::BBox;
+use passwatch_plate_reader::likelihood::CtcLattice;
 use serde::Serialize;
 
 /// One read of a plate in one analysed frame, kept in the sighting's history.
@@ -22,6 +25,14 @@ pub struct PlateRead {
     /// The plate's axis-aligned box, in frame pixels.
     #[serde(skip)]
     pub bbox_in_frame: BBox,
+    /// The read's weight in the track's vote and probability (plate-likeness × crop size).
+    #[serde(skip)]
+    pub weight: f32,
+    /// The recogniser's step distributions of this read: what the probability of any plate
+    /// text is computed from ([`passwatch_plate_reader::likelihood`]). None for a read made
+    /// without the recogniser's output.
+    #[serde(skip)]
+    pub lattice: Option<Arc<CtcLattice>>,
 }
 
 /// The best images of a sighting, kept in memory until the rules decide whether it raises an

@@ -95,6 +95,64 @@ fn each_plate_of_plates_dev_is_one_sighting_and_consensus_beats_single_frames() 
     );
 }
 
+/// The rules on plates_dev (`eval decisions`): no vehicle holding a valid pass accused, most of
+/// the others caught with their plate, none cleared by a near pass by chance, at the size of the
+/// plates alone and with a thousand decoy passes.
+#[test]
+fn decisions_on_plates_dev_accuse_no_pass_holder_and_catch_the_rest() {
+    use eval::decisions::{eval_decisions, video_vehicles, DecisionEvalOptions};
+    let video = fixtures().join("video");
+    let mut r = reader(DetectorKind::Platedet, ReaderConfig::default().min_len);
+    let regions = r.config().regions.clone();
+    let (vehicles, outside, _) = video_vehicles(
+        &video.join("plates_dev.mp4"),
+        &video.join("plates_dev.csv"),
+        passwatch_pipeline::engine::DEFAULT_PLATE_ANALYSE_FPS,
+        &mut r,
+        TrackerConfig::default(),
+        passwatch_pipeline::plates::PlateSchedule::default(),
+    )
+    .unwrap();
+    let options = DecisionEvalOptions {
+        decoys: vec![0, 1000],
+        seed: 1,
+        settings: Default::default(),
+        previous_rule: false,
+    };
+    let report = eval_decisions(&vehicles, &outside, &regions, &options, None).unwrap();
+    eprintln!("{}", report.table());
+    assert_eq!(report.vehicles, 74);
+    let b = |k: &str| baseline(&format!("plates.decisions.plates_dev.{k}"));
+    for level in &report.levels {
+        let all = &level.scenarios["all_valid"].all;
+        let none = &level.scenarios["none_valid"].all;
+        let d = level.decoys;
+        assert!(
+            all.false_accusation <= b("false_accusation_max"),
+            "{d} decoys: {:.3} of valid-pass vehicles accused (baselines.toml)",
+            all.false_accusation
+        );
+        assert!(
+            none.catch >= b("catch"),
+            "{d} decoys: catch {:.3} below its floor (baselines.toml)",
+            none.catch
+        );
+        assert!(
+            none.false_clearance <= b("false_clearance_max"),
+            "{d} decoys: {:.3} of no-pass vehicles cleared (baselines.toml)",
+            none.false_clearance
+        );
+        assert!(
+            none.unseen <= b("unseen_max"),
+            "{d} decoys: {:.3} unseen (baselines.toml)",
+            none.unseen
+        );
+        for (name, sc) in &level.scenarios {
+            assert_eq!(sc.spurious_events, 0, "{d} decoys, {name}");
+        }
+    }
+}
+
 // ---- the demo: every reason code, the fuzzy case cleared, nothing else; deterministic -----
 
 const RECORDED_AT: &str = "2026-04-01T07:59:15.600Z";

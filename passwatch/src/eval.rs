@@ -537,7 +537,7 @@ pub(crate) fn run_video(
     })
 }
 
-/// Runs the plate path over a video ([`run_video`]) and scores its sightings against a
+/// Runs the plate path over a video through the stream engine and scores its sightings against a
 /// per-frame truth CSV (`frame,source,region,plate,x,y,w,h`).
 pub fn eval_video(
     video: &Path,

@@ -11,7 +11,7 @@
 //! A [`CtcLattice`] keeps, for one read, the step distributions restricted to the plate alphabet
 //! (a few dozen columns instead of the recogniser's 6625), renormalised over them: the true plate
 //! is known to be written in that alphabet, so the mass of the other classes is not evidence for
-//! or against any plate. Characters that [`normalise_plate`](crate::text::normalise_plate) drops
+//! or against any plate. Characters that [`normalise_plate`] drops
 //! (separators, spaces) count as blanks, so a label is always a normalised plate.
 //!
 //! [`track_probability`] combines the reads of one track: the weighted *mean* of the reads'

@@ -1,7 +1,7 @@
 //! `passwatch eval decisions`: how often the rules accuse a vehicle that holds a valid pass, and
 //! how often they let one without a pass go, measured on labelled footage or photos.
 //!
-//! The footage runs once through the stream engine ([`super::run_video`]), and every sighting is
+//! The footage runs once through the stream engine (as `eval plates --video` runs it), and every sighting is
 //! then decided with the product's [`decide_plate`] against registries built for three
 //! scenarios, in a zone restricted at all times:
 //!

@@ -172,6 +172,89 @@ fn fuzzy(c: &mut Criterion) {
         });
     }
     g.finish();
+    decision(c, &snap, &queries, n);
+}
+
+/// The plate decision with the benefit of the doubt (`rules::decide_plate`: candidates from the
+/// index for every read's text, each weighed by the CTC forward probability over the reads) for a
+/// sighting of 10 reads, every sighting a different misread, against the same snapshot; and the
+/// lattice every read now keeps, from one 40 × 6625 recogniser output.
+fn decision(
+    c: &mut Criterion,
+    snap: &passwatch_registry::PassSnapshot,
+    queries: &[String],
+    n: usize,
+) {
+    use passwatch_plate_reader::ctc::CtcChar;
+    use passwatch_plate_reader::likelihood::{CtcLattice, LatticeLayout, LATIN_ALNUM};
+    use passwatch_rules::sighting::{PlateRead, PlateSighting};
+    let site = passwatch_registry::site::Site::one_camera(
+        "cam",
+        "zone",
+        &["us".to_string(), "eu".to_string(), "br".to_string()],
+        false,
+        true,
+    )
+    .expect("site");
+    let sightings: Vec<PlateSighting> = queries
+        .iter()
+        .take(512)
+        .map(|q| {
+            let chars: Vec<CtcChar> = q
+                .chars()
+                .map(|ch| CtcChar {
+                    ch,
+                    confidence: 0.9,
+                    runner_up: Some((if ch == '8' { 'B' } else { '8' }, 0.08)),
+                })
+                .collect();
+            let lattice = std::sync::Arc::new(CtcLattice::from_chars(&chars, LATIN_ALNUM));
+            PlateSighting {
+                camera_id: "cam".into(),
+                source: "bench".into(),
+                source_key: "bench".into(),
+                track_id: 1,
+                first_seen: Default::default(),
+                last_seen: Default::default(),
+                wall_time: "2026-04-10T12:00:00Z".parse().expect("time"),
+                plate: q.clone(),
+                region: None,
+                confidence: 0.9,
+                reads: (0..10)
+                    .map(|i| PlateRead {
+                        media_time: Default::default(),
+                        text: q.clone(),
+                        confidence: 0.9,
+                        bbox_in_frame: BBox::new(0.0, 0.0, 100.0 + i as f32, 30.0),
+                        weight: 1.0,
+                        lattice: Some(lattice.clone()),
+                    })
+                    .collect(),
+                images: None,
+            }
+        })
+        .collect();
+    let mut g = c.benchmark_group(format!("plate_decision_{n}_passes"));
+    g.sample_size(20);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements(1));
+    let mut k = 0usize;
+    g.bench_function("decide_plate_10_reads", |b| {
+        b.iter(|| {
+            k = (k + 1) % sightings.len();
+            passwatch_rules::decide_plate(black_box(&sightings[k]), &site, snap)
+        })
+    });
+    let charset = inputs::ppocr_like_charset();
+    let classes = charset.len();
+    let allowed = charset.mask_for(('A'..='Z').chain('0'..='9'));
+    let probs = inputs::ctc_probs(40, classes, &charset, 1);
+    let layout = LatticeLayout::new(&charset, &allowed);
+    g.bench_function("lattice_of_one_read_40x6625", |b| {
+        b.iter(|| layout.lattice(black_box(&probs), 40, classes))
+    });
+    g.finish();
 }
 
 criterion_group!(benches, letterbox, normalise, ctc, nms_bench, align, fuzzy);

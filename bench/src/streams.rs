@@ -166,6 +166,9 @@ pub struct Outcomes {
     pub sightings: u64,
     /// Of them, violations.
     pub violations: u64,
+    /// Of them, doubtful sightings that would be left for review (`needs_review`). The bench has
+    /// no ground truth: the decision rates are `passwatch eval decisions`'.
+    pub needs_review: u64,
     /// Face tracks closed.
     pub face_tracks: u64,
     /// Face tracks searched against the watchlist.
@@ -374,6 +377,7 @@ fn combine(streams: usize, workers: usize, t0: Instant, results: Vec<StreamResul
         o.plate_tracks += p.plate_tracks;
         o.sightings += p.sightings;
         o.violations += p.violations;
+        o.needs_review += p.needs_review;
         o.face_tracks += p.face_tracks;
         o.faces_searched += p.faces_searched;
         o.breaches += p.breaches;
@@ -722,6 +726,7 @@ fn run_one_stream(
         plate_tracks: o.tracks,
         sightings: o.sightings,
         violations: o.violations,
+        needs_review: o.needs_review,
         face_tracks: o.face_tracks,
         faces_searched: o.face_tracks - o.faces_unusable,
         breaches: o.face_breaches,

@@ -124,18 +124,20 @@ struct CropRow {
     plate: String,
 }
 
+/// A row of a photos folder's `labels.csv`.
 #[derive(serde::Deserialize)]
-struct PhotoRow {
-    file: String,
-    region: String,
-    x: f32,
-    y: f32,
-    w: f32,
-    h: f32,
-    plate: String,
+pub(crate) struct PhotoRow {
+    pub(crate) file: String,
+    pub(crate) region: String,
+    pub(crate) x: f32,
+    pub(crate) y: f32,
+    pub(crate) w: f32,
+    pub(crate) h: f32,
+    pub(crate) plate: String,
 }
 
-fn read_labels<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<T>> {
+/// Every row of `dir/labels.csv`; errors name the file and the row.
+pub(crate) fn read_labels<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<T>> {
     let path = dir.join("labels.csv");
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
@@ -151,7 +153,8 @@ fn read_labels<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<T>> {
     Ok(rows)
 }
 
-fn load_image(path: &Path) -> Result<image::RgbImage> {
+/// A photo as RGB; errors name the file.
+pub(crate) fn load_image(path: &Path) -> Result<image::RgbImage> {
     Ok(image::open(path)
         .with_context(|| format!("{}: cannot decode the image", path.display()))?
         .to_rgb8())

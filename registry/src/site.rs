@@ -1104,6 +1104,43 @@ mod tests {
     }
 
     #[test]
+    fn the_benefit_of_the_doubt_settings_are_checked() {
+        let ok = Site::from_toml_str(
+            "[plates]\nclear_probability = 0.1\nclear_probability_per_decade = 0.1\n\
+             doubt_probability = 0.001\naccuse_probability = 0.5\ndoubtful = \"unreadable\"\n",
+            "site.toml",
+        )
+        .unwrap();
+        assert_eq!(ok.plates.doubtful, Doubtful::Unreadable);
+        assert!((ok.plates.clear_threshold(1_000_000) - 0.4).abs() < 1e-9);
+        assert!(
+            (ok.plates.doubt_threshold(1_000_000) - 0.4).abs() < 1e-9,
+            "capped at clear"
+        );
+        let d = PlateSettings::default();
+        assert_eq!(d.doubtful, Doubtful::Review);
+        assert!((d.clear_threshold(1_000_000) - 0.2).abs() < 1e-9);
+        let msg = invalid(
+            "[plates]\nclear_probability = 1.5\naccuse_probability = -1\n\
+             doubt_probability = 0.3\n",
+        );
+        for want in [
+            "plates.clear_probability: 1.5 is out of range: must be 0 to 1",
+            "plates.accuse_probability: -1 is out of range: must be 0 to 1",
+            "plates.doubt_probability: 0.3 is above plates.clear_probability 0.05",
+        ] {
+            assert!(msg.contains(want), "missing {want:?} in:\n{msg}");
+        }
+        let msg = Site::from_toml_str("[plates]\ndoubtful = \"maybe\"\n", "site.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("site.toml") && msg.contains("doubtful") && msg.contains("maybe"),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn one_problem_is_one_line() {
         let msg = invalid("[[cameras]]\nid = \"c\"\nzone = \"west\"\n");
         assert_eq!(msg, "site.toml: cameras[0].zone: unknown zone \"west\"");

@@ -248,27 +248,14 @@ pub fn video_vehicles(
 /// vehicle whose one sighting, if any, is the most plate-like read overlapping its labelled box
 /// (IoU above 0.1): a one-frame track.
 pub fn photo_vehicles(dir: &Path, reader: &mut PlateReader) -> Result<(Vec<Vehicle>, f64)> {
-    #[derive(serde::Deserialize)]
-    struct Row {
-        file: String,
-        region: String,
-        x: f32,
-        y: f32,
-        w: f32,
-        h: f32,
-        plate: String,
-    }
-    let labels = dir.join("labels.csv");
-    let mut rdr = csv::Reader::from_path(&labels)
-        .with_context(|| format!("{}: cannot open", labels.display()))?;
     let started = Instant::now();
     let mut vehicles = Vec::new();
-    for (i, row) in rdr.deserialize::<Row>().enumerate() {
-        let row = row.with_context(|| format!("{}: row {}", labels.display(), i + 2))?;
+    for (i, row) in super::read_labels::<super::PhotoRow>(dir)?
+        .into_iter()
+        .enumerate()
+    {
         let path = dir.join(&row.file);
-        let image = image::open(&path)
-            .with_context(|| format!("{}: cannot read the photo", path.display()))?
-            .to_rgb8();
+        let image = super::load_image(&path)?;
         let truth_box = passwatch_plate_reader::geometry::BBox::new(row.x, row.y, row.w, row.h);
         let best = reader
             .read_frame(&image)

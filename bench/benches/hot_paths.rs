@@ -144,7 +144,8 @@ fn align(c: &mut Criterion) {
 }
 
 /// Plate fuzzy matching (`PassSnapshot::fuzzy`) against 1 000 000 passes, every query a
-/// different misread, at the site default (0.75), 1.0 and 2.0. The snapshot's memory is printed
+/// different misread, at 0.75 (confusable swaps only), 1.0 (the enumeration path the default
+/// 1.75 also takes) and 2.0. The snapshot's memory is printed
 /// once (`registry_bench` writes it as JSON).
 fn fuzzy(c: &mut Criterion) {
     let n = std::env::var("PASSWATCH_BENCH_PASSES")

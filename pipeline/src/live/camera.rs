@@ -300,6 +300,9 @@ pub struct CameraSupervisor {
     streamed: Duration,
     /// The session follows a clean loop of a file: its start is not news.
     quiet_start: bool,
+    /// The last wait found the camera's port closed: if it answers at the start of the next,
+    /// the camera came back in between.
+    unreachable: bool,
 }
 
 /// How often the camera thread wakes when no frame comes (to check the watchdog and the stop).
@@ -338,6 +341,7 @@ impl CameraSupervisor {
             session: 0,
             streamed: Duration::ZERO,
             quiet_start: false,
+            unreachable: false,
         }
     }
 
@@ -428,15 +432,26 @@ impl CameraSupervisor {
 
     /// Waits `delay` before the next attempt, or less: when the run stops (returns true), or
     /// when an RTSP camera that was unreachable answers on its port again.
-    fn wait_before_retry(&self, delay: Duration) -> bool {
+    fn wait_before_retry(&mut self, delay: Duration) -> bool {
         let Some(probe) = &self.probe else {
             return self.clocks.sleep(delay, &self.stop);
         };
         // Only a camera that went away is watched for its return; one whose port answers but
         // whose stream fails (garbage, a frozen server) waits the whole backoff.
-        if delay <= PROBE_EVERY || probe() {
+        if delay <= PROBE_EVERY {
             return self.clocks.sleep(delay, &self.stop);
         }
+        if probe() {
+            // The port answers. If it did not during the last wait, the camera came back between
+            // that failed attempt and now: try again at once instead of sitting out a backoff
+            // meant for a stream that fails with its port open.
+            if std::mem::take(&mut self.unreachable) {
+                tracing::info!("camera answers again; retrying now");
+                return false;
+            }
+            return self.clocks.sleep(delay, &self.stop);
+        }
+        self.unreachable = true;
         let until = self.clocks.monotonic() + delay;
         loop {
             let now = self.clocks.monotonic();
@@ -447,6 +462,7 @@ impl CameraSupervisor {
                 return true;
             }
             if probe() {
+                self.unreachable = false;
                 tracing::info!("camera answers again; retrying now");
                 return false;
             }
@@ -952,6 +968,52 @@ mod tests {
         let status = metrics.status();
         assert_eq!(status.state, CameraState::Stopped);
         assert!(status.last_error.unwrap().contains("Connection refused"));
+    }
+
+    #[test]
+    fn a_camera_back_between_a_failed_attempt_and_the_next_wait_is_retried_at_once() {
+        let clocks = Arc::new(SimulatedClocks::new(
+            "2026-04-01T08:00:00Z".parse().unwrap(),
+        ));
+        // The port is closed for the first three probes (all of the wait after the third
+        // attempt), and answers from the fourth on: the server came back while the fourth
+        // attempt failed.
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let c = calls.clone();
+        let probe: ReachabilityProbe =
+            Box::new(move || c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 3);
+        let stop = Stop::new();
+        let opened_at = Arc::new(Mutex::new(Vec::new()));
+        let factory = ScriptFactory {
+            sessions: vec![None; 6].into(),
+            clocks: clocks.clone(),
+            opened_at: opened_at.clone(),
+            stop: stop.clone(),
+        };
+        let metrics = Arc::new(CameraMetrics::new("cam", "centre", "rtsp://x/s", 5.0));
+        CameraSupervisor::new(
+            CameraConfig::new("cam", rtsp()),
+            Box::new(factory),
+            Arc::new(Collector::default()),
+            metrics,
+            clocks.clone(),
+            stop,
+        )
+        .with_probe(Some(probe))
+        .run();
+        let opened = opened_at.lock().unwrap().clone();
+        // Attempts near 0, 0.5 and 1.5 s; the fourth after a 2 s wait; the fifth at once, not
+        // after the 4 s backoff (and the sixth too: the port still answers, and the camera is
+        // no longer counted as away, so it gets its backoff again).
+        assert!(opened.len() >= 5, "{opened:?}");
+        assert!(
+            opened[4] - opened[3] < Duration::from_millis(100),
+            "{opened:?}"
+        );
+        assert!(
+            opened[5] - opened[4] >= Duration::from_secs(6),
+            "{opened:?}"
+        );
     }
 
     #[test]

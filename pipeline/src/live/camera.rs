@@ -970,18 +970,14 @@ mod tests {
         assert!(status.last_error.unwrap().contains("Connection refused"));
     }
 
-    #[test]
-    fn a_camera_back_between_a_failed_attempt_and_the_next_wait_is_retried_at_once() {
+    /// When a camera whose six attempts all fail opens its source, on the simulated clock,
+    /// with the reachability probe `probe` makes (given the clock).
+    fn attempts_with_probe(
+        probe: impl FnOnce(Arc<SimulatedClocks>) -> ReachabilityProbe,
+    ) -> Vec<Duration> {
         let clocks = Arc::new(SimulatedClocks::new(
             "2026-04-01T08:00:00Z".parse().unwrap(),
         ));
-        // The port is closed for the first three probes (all of the wait after the third
-        // attempt), and answers from the fourth on: the server came back while the fourth
-        // attempt failed.
-        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let c = calls.clone();
-        let probe: ReachabilityProbe =
-            Box::new(move || c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 3);
         let stop = Stop::new();
         let opened_at = Arc::new(Mutex::new(Vec::new()));
         let factory = ScriptFactory {
@@ -999,13 +995,25 @@ mod tests {
             clocks.clone(),
             stop,
         )
-        .with_probe(Some(probe))
+        .with_probe(Some(probe(clocks)))
         .run();
         let opened = opened_at.lock().unwrap().clone();
+        opened
+    }
+
+    #[test]
+    fn a_camera_back_between_a_failed_attempt_and_the_next_wait_is_retried_at_once() {
+        // The port is closed for the first three probes (all of the wait after the third
+        // attempt), and answers from the fourth on: the server came back while the fourth
+        // attempt failed.
+        let opened = attempts_with_probe(|_| {
+            let calls = std::sync::atomic::AtomicUsize::new(0);
+            Box::new(move || calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 3)
+        });
         // Attempts near 0, 0.5 and 1.5 s; the fourth after a 2 s wait; the fifth at once, not
-        // after the 4 s backoff (and the sixth too: the port still answers, and the camera is
-        // no longer counted as away, so it gets its backoff again).
-        assert!(opened.len() >= 5, "{opened:?}");
+        // after the 4 s backoff; the sixth after a whole backoff again (the port still answers,
+        // and the camera is no longer counted as away).
+        assert!(opened.len() >= 6, "{opened:?}");
         assert!(
             opened[4] - opened[3] < Duration::from_millis(100),
             "{opened:?}"
@@ -1018,32 +1026,10 @@ mod tests {
 
     #[test]
     fn an_unreachable_camera_is_retried_as_soon_as_its_port_answers() {
-        let clocks = Arc::new(SimulatedClocks::new(
-            "2026-04-01T08:00:00Z".parse().unwrap(),
-        ));
-        let c2 = clocks.clone();
         // The port is closed until 10 s, then answers (the camera rebooted).
-        let probe: ReachabilityProbe = Box::new(move || c2.monotonic() >= Duration::from_secs(10));
-        let stop = Stop::new();
-        let opened_at = Arc::new(Mutex::new(Vec::new()));
-        let factory = ScriptFactory {
-            sessions: vec![None; 6].into(),
-            clocks: clocks.clone(),
-            opened_at: opened_at.clone(),
-            stop: stop.clone(),
-        };
-        let metrics = Arc::new(CameraMetrics::new("cam", "centre", "rtsp://x/s", 5.0));
-        CameraSupervisor::new(
-            CameraConfig::new("cam", rtsp()),
-            Box::new(factory),
-            Arc::new(Collector::default()),
-            metrics,
-            clocks.clone(),
-            stop,
-        )
-        .with_probe(Some(probe))
-        .run();
-        let opened = opened_at.lock().unwrap().clone();
+        let opened = attempts_with_probe(|clocks| {
+            Box::new(move || clocks.monotonic() >= Duration::from_secs(10))
+        });
         // Attempts near 0, 0.5, 1.5, 3.5, 7.5 s; the next backoff (8 s ± 20 %) would end after
         // 13.9 s, but the probe sees the port answer at 10 s and the attempt follows within a
         // probe interval.

@@ -66,6 +66,7 @@ use sha2::{Digest, Sha256};
 
 pub mod evidence;
 pub mod privacy;
+pub mod review;
 pub mod sink;
 
 pub use crate::evidence::{write_evidence, Evidence, EvidenceFile};
@@ -123,6 +124,20 @@ pub enum EventError {
         /// The serde error.
         #[source]
         source: serde_json::Error,
+    },
+    /// The journal was written by a newer passwatch.
+    #[error(
+        "event journal {}: schema version {found} is newer than the {supported} this passwatch \
+         knows; upgrade passwatch",
+        path.display()
+    )]
+    NewerJournal {
+        /// The journal file.
+        path: PathBuf,
+        /// The file's schema version.
+        found: u32,
+        /// The newest version this program knows.
+        supported: u32,
     },
     /// The SQLite journal failed while doing `context`.
     #[error("event journal {}: {context}", path.display())]
@@ -212,6 +227,11 @@ pub enum Review {
     Confirmed,
     /// A reviewer dismissed it.
     Dismissed,
+    /// A reviewer escalated it to a supervisor: still to be decided.
+    Escalated,
+    /// A face event one reviewer confirmed: a second, different reviewer must confirm it too
+    /// (four eyes) before it is confirmed.
+    AwaitingSecond,
 }
 
 impl Review {
@@ -221,7 +241,31 @@ impl Review {
             Review::Pending => "pending",
             Review::Confirmed => "confirmed",
             Review::Dismissed => "dismissed",
+            Review::Escalated => "escalated",
+            Review::AwaitingSecond => "awaiting_second",
         }
+    }
+
+    /// Reads the name used in events.
+    pub fn parse(text: &str) -> Option<Review> {
+        [
+            Review::Pending,
+            Review::Confirmed,
+            Review::Dismissed,
+            Review::Escalated,
+            Review::AwaitingSecond,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
+
+    /// Whether a reviewer still has to act on it (pending, escalated or awaiting a second
+    /// confirmation).
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Review::Pending | Review::Escalated | Review::AwaitingSecond
+        )
     }
 }
 
@@ -980,7 +1024,9 @@ pub struct Journal {
     path: PathBuf,
 }
 
-const JOURNAL_SCHEMA: &str = "
+/// Version 1: the events, keyed by id, with their JSON as written. Version 2
+/// ([`review::MIGRATION_2`]) adds the columns the review API filters on and the verdicts.
+pub(crate) const JOURNAL_SCHEMA_1: &str = "
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY NOT NULL,
     kind     TEXT NOT NULL,
@@ -990,7 +1036,6 @@ CREATE TABLE IF NOT EXISTS events (
     review   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_time ON events (time);
-PRAGMA user_version = 1;
 ";
 
 impl Journal {
@@ -1012,9 +1057,9 @@ impl Journal {
             .map_err(db("switching to WAL mode"))?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db("setting synchronous"))?;
-        conn.execute_batch(JOURNAL_SCHEMA)
-            .map_err(db("creating the schema"))?;
-        Ok(Journal { conn, path })
+        let mut journal = Journal { conn, path };
+        journal.migrate()?;
+        Ok(journal)
     }
 
     fn db(&self, context: &'static str) -> impl FnOnce(rusqlite::Error) -> EventError + '_ {
@@ -1028,22 +1073,29 @@ impl Journal {
     /// Stores an event unless its id is stored already; returns whether it was new.
     pub fn insert(&self, event: &Event) -> Result<bool, EventError> {
         let json = event.to_json_line()?;
+        let columns = review::Columns::of(event);
         let n = self
             .conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO events (event_id, kind, camera, time, json, review)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR IGNORE INTO events (event_id, kind, camera, time, json, review, zone,
+                     reason, plate, plate_key, subject_id, priority, explanation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
                     event.event_id,
                     event.kind.as_str(),
                     event.camera,
-                    event
-                        .time
-                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    review::time_key(event.time),
                     json,
                     event.review.as_str(),
+                    event.zone,
+                    event.decision.reason,
+                    columns.plate,
+                    columns.plate_key,
+                    columns.subject_id,
+                    columns.priority,
+                    event.decision.explanation,
                 ])
             })
             .map_err(self.db("storing an event"))?;

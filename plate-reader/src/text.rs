@@ -29,6 +29,25 @@ pub fn normalise_plate(text: &str) -> String {
         .collect()
 }
 
+/// The plate with every glyph replaced by one member of its confusable class (O, D and 0 → `0`;
+/// I → `1`; B → `8`; S → `5`; Z → `2`; G → `6`): two plates that differ only by confusable
+/// substitutions have the same key. An investigator's search "up to confusables" is an equality
+/// on this key, which an index can serve.
+pub fn confusable_key(plate: &str) -> String {
+    normalise_plate(plate)
+        .chars()
+        .map(|c| match c {
+            'O' | 'D' => '0',
+            'I' => '1',
+            'B' => '8',
+            'S' => '5',
+            'Z' => '2',
+            'G' => '6',
+            other => other,
+        })
+        .collect()
+}
+
 /// Whether `a` and `b` form one of the [`CONFUSABLE_PAIRS`].
 pub fn is_confusable(a: char, b: char) -> bool {
     CONFUSABLE_PAIRS
@@ -127,6 +146,18 @@ mod tests {
     fn normalises_case_and_separators() {
         assert_eq!(normalise_plate(" ab-12 c.d "), "AB12CD");
         assert_eq!(normalise_plate("京A·12345"), "京A12345");
+    }
+
+    #[test]
+    fn the_confusable_key_joins_exactly_the_plates_a_confusable_swap_apart() {
+        assert_eq!(confusable_key("5dj-0529"), "50J0529");
+        assert_eq!(confusable_key("SDJ0529"), confusable_key("5DJO529"));
+        assert_eq!(confusable_key("AB0123"), confusable_key("ABO123"));
+        assert_ne!(confusable_key("ABC123"), confusable_key("ABX123"));
+        // Every pair of the table is joined.
+        for &(a, b) in CONFUSABLE_PAIRS {
+            assert_eq!(confusable_key(&a.to_string()), confusable_key(&b.to_string()));
+        }
     }
 
     #[test]

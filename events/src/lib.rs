@@ -64,6 +64,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod audit;
 pub mod evidence;
 pub mod privacy;
 pub mod review;

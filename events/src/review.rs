@@ -96,7 +96,9 @@ fn priority_str(p: Priority) -> &'static str {
 }
 
 fn queue_of(review: Review, priority: &str) -> Option<i64> {
-    review.is_open().then_some(if priority == "low" { 1 } else { 0 })
+    review
+        .is_open()
+        .then_some(if priority == "low" { 1 } else { 0 })
 }
 
 /// The text form of a time in the journal (RFC 3339 UTC with milliseconds): it sorts as the
@@ -492,7 +494,10 @@ impl Journal {
             let p = normalise_plate(p);
             match q.plate_match {
                 PlateMatch::Exact => bind("plate = ?", Text(p)),
-                PlateMatch::Prefix => bind("plate LIKE ? ESCAPE '\\'", Text(format!("{}%", like_escape(&p)))),
+                PlateMatch::Prefix => bind(
+                    "plate LIKE ? ESCAPE '\\'",
+                    Text(format!("{}%", like_escape(&p))),
+                ),
                 PlateMatch::Confusable => bind("plate_key = ?", Text(confusable_key(&p))),
             }
         }
@@ -841,9 +846,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        DecisionRecord, FaceSubject, MediaSpan, PlateSubject, EVENT_SCHEMA,
-    };
+    use crate::{DecisionRecord, FaceSubject, MediaSpan, PlateSubject, EVENT_SCHEMA};
     use passwatch_base::time::MediaTime;
     use std::collections::BTreeMap;
 
@@ -939,12 +942,27 @@ mod tests {
     #[test]
     fn plate_filters_exact_prefix_and_confusable_and_sql_is_inert() {
         let (_d, j) = journal();
-        j.insert(&event("ev-1", "2026-04-10T12:00:00.000Z", "a", Some("5DJ0529")))
-            .unwrap();
-        j.insert(&event("ev-2", "2026-04-10T12:00:01.000Z", "a", Some("SDJO529")))
-            .unwrap();
-        j.insert(&event("ev-3", "2026-04-10T12:00:02.000Z", "b", Some("XYZ999")))
-            .unwrap();
+        j.insert(&event(
+            "ev-1",
+            "2026-04-10T12:00:00.000Z",
+            "a",
+            Some("5DJ0529"),
+        ))
+        .unwrap();
+        j.insert(&event(
+            "ev-2",
+            "2026-04-10T12:00:01.000Z",
+            "a",
+            Some("SDJO529"),
+        ))
+        .unwrap();
+        j.insert(&event(
+            "ev-3",
+            "2026-04-10T12:00:02.000Z",
+            "b",
+            Some("XYZ999"),
+        ))
+        .unwrap();
         let ids = |q: EventQuery| -> Vec<String> {
             j.list(&EventQuery { limit: 50, ..q })
                 .unwrap()
@@ -959,7 +977,10 @@ mod tests {
             ..EventQuery::default()
         };
         assert_eq!(ids(plate("5dj-0529", PlateMatch::Exact)), ["ev-1"]);
-        assert_eq!(ids(plate("S0J0529", PlateMatch::Confusable)), ["ev-2", "ev-1"]);
+        assert_eq!(
+            ids(plate("S0J0529", PlateMatch::Confusable)),
+            ["ev-2", "ev-1"]
+        );
         assert_eq!(ids(plate("XY", PlateMatch::Prefix)), ["ev-3"]);
         assert!(ids(plate("%", PlateMatch::Prefix)).is_empty());
         let inert = EventQuery {
@@ -977,31 +998,49 @@ mod tests {
     #[test]
     fn verdicts_follow_the_version_and_a_face_needs_two_reviewers() {
         let (_d, mut j) = journal();
-        j.insert(&event("ev-p", "2026-04-10T12:00:00.000Z", "a", Some("ABC123")))
-            .unwrap();
+        j.insert(&event(
+            "ev-p",
+            "2026-04-10T12:00:00.000Z",
+            "a",
+            Some("ABC123"),
+        ))
+        .unwrap();
         j.insert(&event("ev-f", "2026-04-10T12:00:01.000Z", "a", None))
             .unwrap();
         let now = t("2026-04-11T08:00:00Z");
-        let r = j.apply_verdict("ev-p", 0, &Verdict::Confirm, "ann", now).unwrap();
+        let r = j
+            .apply_verdict("ev-p", 0, &Verdict::Confirm, "ann", now)
+            .unwrap();
         assert_eq!((r.event.review, r.review_version), (Review::Confirmed, 1));
         assert!(matches!(
             j.apply_verdict("ev-p", 0, &Verdict::Escalate { note: None }, "bob", now),
-            Err(ReviewError::Stale { current: 1, given: 0, .. })
+            Err(ReviewError::Stale {
+                current: 1,
+                given: 0,
+                ..
+            })
         ));
-        let r = j.apply_verdict("ev-f", 0, &Verdict::Confirm, "ann", now).unwrap();
+        let r = j
+            .apply_verdict("ev-f", 0, &Verdict::Confirm, "ann", now)
+            .unwrap();
         assert_eq!(r.event.review, Review::AwaitingSecond);
         assert!(matches!(
             j.apply_verdict("ev-f", 1, &Verdict::Confirm, "ann", now),
             Err(ReviewError::SameReviewer { .. })
         ));
-        let r = j.apply_verdict("ev-f", 1, &Verdict::Confirm, "bob", now).unwrap();
+        let r = j
+            .apply_verdict("ev-f", 1, &Verdict::Confirm, "bob", now)
+            .unwrap();
         assert_eq!(r.event.review, Review::Confirmed);
         assert_eq!(r.verdicts.len(), 2);
         assert!(matches!(
             j.apply_verdict(
                 "ev-f",
                 2,
-                &Verdict::Dismiss { reason: DismissReason::Other, note: Some("  ".into()) },
+                &Verdict::Dismiss {
+                    reason: DismissReason::Other,
+                    note: Some("  ".into())
+                },
                 "bob",
                 now
             ),
@@ -1018,7 +1057,10 @@ mod tests {
             now,
         )
         .unwrap();
-        assert_eq!(j.dismissals().unwrap(), [("a".to_owned(), "misread".to_owned(), 1)]);
+        assert_eq!(
+            j.dismissals().unwrap(),
+            [("a".to_owned(), "misread".to_owned(), 1)]
+        );
         // The queue holds neither now.
         let q = EventQuery {
             order: Order::OldestPending,

@@ -156,7 +156,10 @@ mod tests {
         assert_ne!(confusable_key("ABC123"), confusable_key("ABX123"));
         // Every pair of the table is joined.
         for &(a, b) in CONFUSABLE_PAIRS {
-            assert_eq!(confusable_key(&a.to_string()), confusable_key(&b.to_string()));
+            assert_eq!(
+                confusable_key(&a.to_string()),
+                confusable_key(&b.to_string())
+            );
         }
     }
 

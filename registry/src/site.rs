@@ -28,6 +28,11 @@
 //! max_faces = 5                  # the best faces of a track that are matched
 //! merge_window_s = 30            # breaches of one subject on one camera this close are one event
 //!
+//! [retention]                    # optional; each absent: kept for ever
+//! events_days = 365              # events older than this are removed with their verdicts
+//! evidence_days = 90             # their images go sooner (at most events_days)
+//! dismissed_days = 30            # dismissed events go sooner still (at most events_days)
+//!
 //! [[cameras]]
 //! id = "gate-north"
 //! source = "rtsp://10.0.0.5/stream1"   # optional (replay gives files); file://, rtsp://, or a
@@ -153,6 +158,7 @@ struct RawSite {
     utc_offset: Option<String>,
     plates: Option<RawPlates>,
     faces: Option<RawFaces>,
+    retention: Option<RawRetention>,
     #[serde(default)]
     cameras: Vec<RawCamera>,
     #[serde(default)]
@@ -191,6 +197,15 @@ struct RawFaces {
     min_quality: Option<f32>,
     max_faces: Option<usize>,
     merge_window_s: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    // Signed, so that a negative value is reported as out of range rather than as a type error.
+    events_days: Option<i64>,
+    evidence_days: Option<i64>,
+    dismissed_days: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -378,6 +393,34 @@ impl Default for FaceSettings {
     }
 }
 
+/// Largest number of days any `retention` period accepts (100 years): beyond it, leave the
+/// field out to keep for ever.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+/// How long a data folder keeps what it holds (`[retention]`); each period in whole days counted
+/// back from the purge, and `None` (the default) keeps for ever. The purge
+/// (`passwatch_events::retention`) applies it to the sighting's time of each event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Events older than this are removed, with their verdicts and evidence. 1 to
+    /// [`MAX_RETENTION_DAYS`]; default none.
+    pub events_days: Option<u32>,
+    /// Evidence images older than this are removed; the event stays and records when. 1 to
+    /// [`MAX_RETENTION_DAYS`], at most `events_days`; default none.
+    pub evidence_days: Option<u32>,
+    /// Dismissed events older than this are removed, with their verdicts and evidence: a
+    /// dismissal clears the person, and the record of a wrong accusation should not outlive
+    /// its use. 1 to [`MAX_RETENTION_DAYS`], at most `events_days`; default none.
+    pub dismissed_days: Option<u32>,
+}
+
+impl Retention {
+    /// Whether nothing ever expires.
+    pub fn keeps_forever(&self) -> bool {
+        self.events_days.is_none() && self.evidence_days.is_none() && self.dismissed_days.is_none()
+    }
+}
+
 /// One camera.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Camera {
@@ -483,6 +526,8 @@ pub struct Site {
     pub plates: PlateSettings,
     /// Face matching settings.
     pub faces: FaceSettings,
+    /// How long events and evidence are kept.
+    pub retention: Retention,
     /// The cameras, in file order, ids unique.
     pub cameras: Vec<Camera>,
     /// The zones, in file order, ids unique.
@@ -592,6 +637,7 @@ impl Validator {
         .unwrap_or_else(utc);
         let plates = self.plates(raw.plates);
         let faces = self.faces(raw.faces);
+        let retention = self.retention(raw.retention);
 
         let mut zones = Vec::with_capacity(raw.zones.len());
         let mut zone_ids = HashSet::new();
@@ -684,9 +730,59 @@ impl Validator {
             utc_offset,
             plates,
             faces,
+            retention,
             cameras,
             zones,
         }
+    }
+
+    fn retention(&mut self, raw: Option<RawRetention>) -> Retention {
+        let Some(raw) = raw else {
+            return Retention::default();
+        };
+        let mut days = |field: &str, value: Option<i64>| -> Option<u32> {
+            let v = value?;
+            match u32::try_from(v) {
+                Ok(d) if (1..=MAX_RETENTION_DAYS).contains(&d) => Some(d),
+                _ => {
+                    self.problem(
+                        format!("retention.{field}"),
+                        format!(
+                            "{v} is out of range: a whole number of days from 1 to \
+                             {MAX_RETENTION_DAYS}; leave it out to keep for ever"
+                        ),
+                    );
+                    None
+                }
+            }
+        };
+        let out = Retention {
+            events_days: days("events_days", raw.events_days),
+            evidence_days: days("evidence_days", raw.evidence_days),
+            dismissed_days: days("dismissed_days", raw.dismissed_days),
+        };
+        if let Some(events) = out.events_days {
+            for (field, value, why) in [
+                (
+                    "evidence_days",
+                    out.evidence_days,
+                    "evidence cannot outlive its event",
+                ),
+                (
+                    "dismissed_days",
+                    out.dismissed_days,
+                    "a dismissed event cannot outlive every event",
+                ),
+            ] {
+                if let Some(d) = value.filter(|&d| d > events) {
+                    self.problem(
+                        format!("retention.{field}"),
+                        format!("{d} is above retention.events_days {events}: {why}"),
+                    );
+                }
+            }
+        }
+        out
     }
 
     fn plates(&mut self, raw: Option<RawPlates>) -> PlateSettings {
@@ -1173,6 +1269,70 @@ mod tests {
             msg.contains("zones[0].restrictions[0].until: not after from"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn retention_defaults_to_keeping_for_ever_and_reads_its_periods() {
+        let site = Site::from_toml_str(GOOD, "site.toml").unwrap();
+        assert_eq!(site.retention, Retention::default());
+        assert!(site.retention.keeps_forever());
+        let site = Site::from_toml_str(
+            "[retention]\nevents_days = 365\nevidence_days = 90\ndismissed_days = 365\n",
+            "site.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            site.retention,
+            Retention {
+                events_days: Some(365),
+                evidence_days: Some(90),
+                dismissed_days: Some(365),
+            }
+        );
+        // Each period alone, with no events period to be under.
+        let site = Site::from_toml_str("[retention]\nevidence_days = 7\n", "site.toml").unwrap();
+        assert_eq!(site.retention.evidence_days, Some(7));
+        assert_eq!(site.retention.events_days, None);
+        assert!(!site.retention.keeps_forever());
+        let site = Site::from_toml_str("[retention]\n", "site.toml").unwrap();
+        assert!(site.retention.keeps_forever());
+    }
+
+    #[test]
+    fn retention_periods_are_checked_and_named() {
+        let msg =
+            invalid("[retention]\nevents_days = 0\nevidence_days = -3\ndismissed_days = 36501\n");
+        for want in [
+            "site.toml: 3 problems:",
+            "\n  retention.events_days: 0 is out of range: a whole number of days from 1 to 36500",
+            "\n  retention.evidence_days: -3 is out of range",
+            "\n  retention.dismissed_days: 36501 is out of range",
+        ] {
+            assert!(msg.contains(want), "missing {want:?} in:\n{msg}");
+        }
+        let msg =
+            invalid("[retention]\nevents_days = 30\nevidence_days = 31\ndismissed_days = 30\n");
+        assert_eq!(
+            msg,
+            "site.toml: retention.evidence_days: 31 is above retention.events_days 30: evidence \
+             cannot outlive its event"
+        );
+        let msg = invalid("[retention]\nevents_days = 30\ndismissed_days = 60\n");
+        assert!(
+            msg.contains("retention.dismissed_days: 60 is above retention.events_days 30"),
+            "{msg}"
+        );
+        // Unknown keys and wrong types are parse errors naming the key.
+        for (text, key) in [
+            ("[retention]\nevent_days = 30\n", "event_days"),
+            ("[retention]\nevents_days = 1.5\n", "events_days"),
+            ("[retention]\nevents_days = \"30d\"\n", "events_days"),
+        ] {
+            let err = Site::from_toml_str(text, "site.toml").unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, SiteError::Parse { .. }), "{msg}");
+            assert!(msg.contains(key), "{key} not in {msg}");
+        }
     }
 
     #[test]

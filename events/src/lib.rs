@@ -67,6 +67,7 @@ use sha2::{Digest, Sha256};
 pub mod audit;
 pub mod evidence;
 pub mod privacy;
+pub mod retention;
 pub mod review;
 pub mod sink;
 

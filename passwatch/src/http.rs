@@ -1,55 +1,45 @@
-//! The operator's HTTP surface (axum, on the control thread's tokio runtime):
+//! The HTTP surface of `passwatch run` (axum, on the control thread's tokio runtime): the review
+//! API of `passwatch serve` (`passwatch_server::router`) over the run's own data folder
+//! (`--out`) and registry, with the live cameras' metrics mounted, so that a single box needs
+//! one process.
 //!
-//! | path | what |
-//! |---|---|
-//! | `/healthz` | `200 ok` while the process runs (liveness; per-camera health is in the others) |
-//! | `/metrics` | Prometheus text format: per camera state, frames in / analysed / dropped, reconnects, last frame age; per stage latency histograms; events by kind; registry version |
-//! | `/api/cameras` | JSON: every camera's state, counters, last error, next retry |
+//! | path | what | who |
+//! |---|---|---|
+//! | `/healthz` | `200 ok` while the process runs (liveness) | anyone |
+//! | `/metrics` | Prometheus text: per camera state, frames in / analysed / dropped, reconnects, last frame age; per stage latency histograms; events by kind; registry version; dismissals per camera and reason | viewer |
+//! | `/api/cameras` | JSON: every camera's state, counters, last error, next retry | viewer |
+//! | `/api/…` | events, evidence, verdicts, registries, audit (design/review-api.md) | by role |
 //!
-//! Read-only, no personal data (no plates, no faces, no event contents): it can face an
-//! operations network. Events and evidence are not served here.
+//! Everything but `/healthz`, `/api/login` and `/api/openapi.json` needs credentials: a token
+//! from `passwatch tokens create --data OUT`, or a session.
 
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
-use passwatch_pipeline::live::metrics::Metrics;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// The routes, over the run's metrics.
-pub fn router(metrics: Arc<Metrics>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route(
-            "/metrics",
-            get(
-                |axum::extract::State(m): axum::extract::State<Arc<Metrics>>| async move {
-                    (
-                        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-                        m.render(),
-                    )
-                        .into_response()
-                },
-            ),
-        )
-        .route(
-            "/api/cameras",
-            get(
-                |axum::extract::State(m): axum::extract::State<Arc<Metrics>>| async move {
-                    ([(CONTENT_TYPE, "application/json")], m.cameras_json()).into_response()
-                },
-            ),
-        )
-        .with_state(metrics)
+use passwatch_pipeline::live::metrics::Metrics;
+use passwatch_server::{open_state, AppState, ServerConfig, StartError};
+
+/// The review API's state over the run's data folder, with its metrics.
+pub fn state(
+    out: &std::path::Path,
+    registry: &std::path::Path,
+    metrics: Arc<Metrics>,
+) -> Result<AppState, StartError> {
+    let mut config = ServerConfig::new(out);
+    config.registry = registry.to_owned();
+    open_state(config, Some(metrics))
 }
 
 /// Serves the routes on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    metrics: Arc<Metrics>,
+    state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(metrics))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        passwatch_server::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -43,6 +43,23 @@ enum Command {
         #[command(subcommand)]
         what: RegistryWhat,
     },
+    /// Serve the review API over a data folder: events, evidence, verdicts, registries, audit.
+    Serve(passwatch::serve::ServeArgs),
+    /// The people of a data folder's review API.
+    Users {
+        #[command(subcommand)]
+        what: passwatch::admin::UsersWhat,
+    },
+    /// API tokens of a data folder's review API.
+    Tokens {
+        #[command(subcommand)]
+        what: passwatch::admin::TokensWhat,
+    },
+    /// The data folder's audit log.
+    Audit {
+        #[command(subcommand)]
+        what: passwatch::admin::AuditWhat,
+    },
     /// Measure plate reading and face verification on labelled data.
     Eval {
         #[command(subcommand)]
@@ -242,6 +259,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Replay(args) => run_replay(args),
         Command::Run(args) => run::run(args),
         Command::Registry { what } => run_registry(what),
+        Command::Serve(args) => passwatch::serve::serve(args),
+        Command::Users { what } => passwatch::admin::users(what),
+        Command::Tokens { what } => passwatch::admin::tokens(what),
+        Command::Audit { what } => passwatch::admin::audit_cmd(what),
         Command::Bench(args) => {
             passwatch_bench::run(args)?;
             Ok(ExitCode::SUCCESS)

@@ -58,7 +58,8 @@ pub struct RunArgs {
     /// registry database; it is not watched, and the watchlist is empty.
     #[arg(long)]
     pub passes: Option<PathBuf>,
-    /// Address of the HTTP surface (/healthz, /metrics, /api/cameras); port 0 picks one.
+    /// Address of the HTTP surface: /healthz, /metrics, /api/cameras and the review API (as
+    /// `passwatch serve` over --out), loopback only; port 0 picks one.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub http: String,
     /// Run only these cameras of the site (repeatable). Default: all.
@@ -267,7 +268,7 @@ struct Control {
     thread: JoinHandle<()>,
 }
 
-fn start_control(address: &str, metrics: Arc<Metrics>, stop: Stop) -> Result<Control> {
+fn start_control(address: &str, state: passwatch_server::AppState, stop: Stop) -> Result<Control> {
     let (tx, rx) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
     let stop_http = Stop::new();
     let until = stop_http.clone();
@@ -298,7 +299,7 @@ fn start_control(address: &str, metrics: Arc<Metrics>, stop: Stop) -> Result<Con
                 let shutdown = async move {
                     let _ = tokio::task::spawn_blocking(move || until.wait()).await;
                 };
-                if let Err(e) = crate::http::serve(listener, metrics, shutdown).await {
+                if let Err(e) = crate::http::serve(listener, state, shutdown).await {
                     tracing::error!(error = %e, "the HTTP server stopped");
                 }
             });
@@ -358,7 +359,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .collect();
     let metrics = Arc::new(Metrics::new(cameras, clocks.clone()));
     // Signals and the operator's surface first: a stop during model loading is orderly too.
-    let control = start_control(&args.http, metrics.clone(), stop.clone())?;
+    let api = crate::http::state(&args.out, &args.registry, metrics.clone())
+        .with_context(|| format!("--out {}: the review API's stores", args.out.display()))?;
+    let control = start_control(&args.http, api, stop.clone())?;
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();

@@ -377,6 +377,20 @@ impl Registry {
         self.write_version(vec![revoked], None, actor, "revoke")
     }
 
+    /// Reinstates one revoked pass on behalf of `actor`, as a new version of its own (the
+    /// undo of [`Registry::revoke`]; an active pass is counted unchanged).
+    pub fn reinstate(&mut self, code: &str, actor: &str) -> Result<RegistryVersion, RegistryError> {
+        check_actor(actor)?;
+        let pass = self
+            .pass(code)?
+            .ok_or_else(|| RegistryError::UnknownPass(code.to_owned()))?;
+        let active = Pass {
+            status: PassStatus::Active,
+            ..pass
+        };
+        self.write_version(vec![active], None, actor, "reinstate")
+    }
+
     fn apply(
         &mut self,
         passes: Vec<Pass>,
@@ -459,10 +473,10 @@ impl Registry {
                 }
                 let change = if before.is_some() {
                     updated += 1;
-                    if action == "revoke" {
-                        "revoke"
-                    } else {
-                        "update"
+                    match action {
+                        "revoke" => "revoke",
+                        "reinstate" => "reinstate",
+                        _ => "update",
                     }
                 } else {
                     inserted += 1;

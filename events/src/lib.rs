@@ -65,6 +65,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub mod audit;
+pub mod case;
 pub mod evidence;
 pub mod privacy;
 pub mod retention;

@@ -1081,8 +1081,8 @@ impl Journal {
             .conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO events (event_id, kind, camera, time, json, review, zone,
-                     reason, plate, plate_key, subject_id, priority, explanation)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     reason, plate, plate_key, subject_id, priority, explanation, queue)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -1099,6 +1099,7 @@ impl Journal {
                     columns.subject_id,
                     columns.priority,
                     event.decision.explanation,
+                    columns.queue(event.review),
                 ])
             })
             .map_err(self.db("storing an event"))?;

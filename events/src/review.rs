@@ -88,6 +88,13 @@ impl Columns {
     }
 }
 
+impl Columns {
+    /// The event's place in the review queue in `review` state.
+    pub(crate) fn queue(&self, review: Review) -> Option<i64> {
+        queue_of(review, self.priority)
+    }
+}
+
 fn priority_str(p: Priority) -> &'static str {
     match p {
         Priority::Normal => "normal",

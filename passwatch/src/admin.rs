@@ -77,7 +77,7 @@ pub enum TokensWhat {
         /// Whose token.
         #[arg(long)]
         user: String,
-        /// When it stops working: RFC 3339, or a duration from now (`30d`, `12h`, `90m`).
+        /// When it stops working: RFC 3339, or a duration from now (`30d`, `12h`, `90m`, `45s`).
         #[arg(long)]
         expires: Option<String>,
         /// The data folder.
@@ -241,7 +241,7 @@ pub fn users(what: UsersWhat) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `30d`, `12h`, `90m`, or RFC 3339.
+/// `30d`, `12h`, `90m`, `45s`, or RFC 3339.
 fn parse_expiry(
     text: &str,
     now: passwatch_base::time::WallTime,
@@ -252,13 +252,14 @@ fn parse_expiry(
             "d" => chrono::Duration::days(n),
             "h" => chrono::Duration::hours(n),
             "m" => chrono::Duration::minutes(n),
-            _ => anyhow::bail!("--expires {text:?}: a duration ends in d, h or m"),
+            "s" => chrono::Duration::seconds(n),
+            _ => anyhow::bail!("--expires {text:?}: a duration ends in d, h, m or s"),
         };
         anyhow::ensure!(n > 0, "--expires {text:?}: must be in the future");
         return Ok(now + d);
     }
     passwatch_base::time::parse_time(text)
-        .map_err(|e| anyhow::anyhow!("--expires {text:?}: {e} (or a duration: 30d, 12h, 90m)"))
+        .map_err(|e| anyhow::anyhow!("--expires {text:?}: {e} (or a duration: 30d, 12h, 90m, 45s)"))
 }
 
 /// Runs a `tokens` command.

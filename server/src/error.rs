@@ -202,3 +202,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for J<T> {
             .map_err(ApiError::from)
     }
 }
+
+/// Parses a JSON body taken as bytes, so that a handler checks the caller's role before it
+/// looks at the body (a viewer posting garbage gets 403, not 422): 400 for text that is not
+/// JSON, 422 for JSON of the wrong shape.
+pub fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            ApiError::bad_request(format!("body: not JSON: {e}"))
+        } else {
+            ApiError::invalid(format!("body: {e}"))
+        }
+    })
+}

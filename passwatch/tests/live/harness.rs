@@ -468,13 +468,62 @@ pub struct Run {
     lines: Arc<Mutex<Vec<String>>>,
     stderr: PathBuf,
     pub address: String,
+    /// A viewer's API token in the run's data folder (its HTTP surface needs one).
+    pub token: String,
     last_metrics: Mutex<String>,
+}
+
+/// Adds a viewer and makes a token for it in data folder `out`, through the CLI; the token.
+pub fn viewer_token(out: &Path) -> String {
+    use std::io::Write as _;
+    std::fs::create_dir_all(out).unwrap();
+    let mut add = Command::new(env!("CARGO_BIN_EXE_passwatch"))
+        .args(["users", "add", "ops", "--role", "viewer", "--data"])
+        .arg(out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"ops-password-long\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success(), "passwatch users add");
+    let made = Command::new(env!("CARGO_BIN_EXE_passwatch"))
+        .args(["tokens", "create", "--user", "ops", "--data"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "passwatch tokens create");
+    String::from_utf8(made.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned()
 }
 
 impl Run {
     pub fn start(site: &Path, registry: &Path, out: &Path, extra: &[&str]) -> Run {
         let stderr = out.with_extension("stderr.log");
         std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let token = if out.join("access.db").exists() {
+            // A restart into the same folder: the viewer is there already.
+            let made = Command::new(env!("CARGO_BIN_EXE_passwatch"))
+                .args(["tokens", "create", "--user", "ops", "--data"])
+                .arg(out)
+                .output()
+                .unwrap();
+            String::from_utf8(made.stdout)
+                .unwrap()
+                .lines()
+                .last()
+                .unwrap()
+                .to_owned()
+        } else {
+            viewer_token(out)
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_passwatch"))
             .args([
                 "run",
@@ -509,6 +558,7 @@ impl Run {
             lines,
             stderr,
             address: String::new(),
+            token,
             last_metrics: Mutex::new(String::new()),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -541,8 +591,8 @@ impl Run {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         write!(
             s,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.address
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            self.address, self.token
         )
         .unwrap();
         let mut resp = String::new();

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::access::{AccessError, Permission, Role, Scope, TokenInfo, User};
 use crate::api::{audited, blocking, parse_time_param, Errors};
 use crate::auth::Principal;
-use crate::error::{ApiError, J, P, Q};
+use crate::error::{json_body, ApiError, P, Q};
 use crate::state::{lock, AppState};
 
 /// Audit log filters.
@@ -234,9 +234,10 @@ pub struct NewUser {
 pub async fn add_user(
     State(state): State<AppState>,
     principal: Principal,
-    J(req): J<NewUser>,
+    body: axum::body::Bytes,
 ) -> Result<Json<UserDoc>, ApiError> {
     principal.require(Permission::Admin)?;
+    let req: NewUser = json_body(&body)?;
     let roles = req
         .roles
         .iter()
@@ -362,9 +363,10 @@ pub struct NewToken {
 pub async fn create_token(
     State(state): State<AppState>,
     principal: Principal,
-    J(req): J<NewToken>,
+    body: axum::body::Bytes,
 ) -> Result<Json<TokenDoc>, ApiError> {
     principal.require(Permission::Admin)?;
+    let req: NewToken = json_body(&body)?;
     let expires = parse_time_param("expires_at", req.expires_at.as_deref())
         .map_err(|e| ApiError::invalid(e.message))?;
     let st = state.clone();

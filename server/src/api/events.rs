@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::access::Permission;
 use crate::api::{audited, blocking, parse_time_param, Errors};
 use crate::auth::Principal;
-use crate::error::{ApiError, J, P, Q};
+use crate::error::{json_body, ApiError, P, Q};
 use crate::state::AppState;
 
 /// Filters and page of `GET /api/events`. Every value is matched as data, never as SQL.
@@ -476,9 +476,10 @@ pub async fn verdict(
     State(state): State<AppState>,
     principal: Principal,
     P(id): P<String>,
-    J(req): J<VerdictRequest>,
+    body: axum::body::Bytes,
 ) -> Result<Json<EventDetailDoc>, ApiError> {
     principal.require(Permission::Events)?;
+    let req: VerdictRequest = json_body(&body)?;
     let verdict = match req.verdict.as_str() {
         "confirm" => {
             if req.reason.is_some() {

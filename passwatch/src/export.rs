@@ -43,7 +43,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Who exports the case (manifest and audit log).
-    #[arg(long, env = "USER")]
+    #[arg(long, env = "USER", default_value = "unknown")]
     pub actor: String,
     /// Print the summary as one JSON object.
     #[arg(long)]

@@ -16,7 +16,9 @@
 
 pub mod admin;
 pub mod eval;
+pub mod export;
 pub mod http;
+pub mod purge;
 pub mod replay;
 pub mod run;
 pub mod serve;

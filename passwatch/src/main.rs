@@ -55,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         what: passwatch::admin::TokensWhat,
     },
+    /// Export events as one case archive (events, evidence, reads, verdicts, a SHA-256 manifest)
+    /// for an appeal; `passwatch export verify ARCHIVE` checks one.
+    Export(ExportCommand),
+    /// Remove the events, evidence and dismissed events the site's [retention] has expired.
+    Purge(passwatch::purge::PurgeArgs),
     /// The data folder's audit log.
     Audit {
         #[command(subcommand)]
@@ -65,6 +70,22 @@ enum Command {
         #[command(subcommand)]
         what: EvalWhat,
     },
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct ExportCommand {
+    #[command(subcommand)]
+    what: Option<ExportWhat>,
+    #[command(flatten)]
+    args: Option<passwatch::export::ExportArgs>,
+}
+
+#[derive(Subcommand)]
+enum ExportWhat {
+    /// Check a case archive: every file against the manifest (and, with --data, the export's
+    /// audit entry).
+    Verify(passwatch::export::ExportVerifyArgs),
 }
 
 #[derive(Args)]
@@ -263,6 +284,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Users { what } => passwatch::admin::users(what),
         Command::Tokens { what } => passwatch::admin::tokens(what),
         Command::Audit { what } => passwatch::admin::audit_cmd(what),
+        Command::Purge(args) => passwatch::purge::purge(args),
+        Command::Export(ExportCommand {
+            what: Some(ExportWhat::Verify(args)),
+            ..
+        }) => passwatch::export::export_verify(args),
+        Command::Export(ExportCommand {
+            args: Some(args), ..
+        }) => passwatch::export::export(args),
+        Command::Export(_) => anyhow::bail!("passwatch export: give --data, --out and --events or --filter (or `export verify ARCHIVE`)"),
         Command::Bench(args) => {
             passwatch_bench::run(args)?;
             Ok(ExitCode::SUCCESS)

@@ -298,7 +298,7 @@ fn fixture() -> Fixture {
     add_user(&data, "vic", "viewer", &[]);
     add_user(&data, "reg", "registrar", &[]);
     add_user(&data, "aud", "auditor", &[]);
-    let f = Fixture {
+    Fixture {
         admin: token(&data, "root", &[]),
         reviewer: token(&data, "ann", &[]),
         north: token(&data, "nora", &[]),
@@ -307,8 +307,7 @@ fn fixture() -> Fixture {
         auditor: token(&data, "aud", &[]),
         server: Server::start(&data),
         _dir: dir,
-    };
-    f
+    }
 }
 
 /// Every operation of the OpenAPI document, with its path parameters filled in.
@@ -1006,10 +1005,15 @@ fn serves_https_with_the_given_certificate() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // Killed and waited for on every path out of the test.
+    let _server = Server {
+        child,
+        address: String::new(),
+        data: data.clone(),
+    };
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
     let address = line
         .trim()
         .strip_prefix("listening on https://")
@@ -1027,7 +1031,6 @@ fn serves_https_with_the_given_certificate() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let _ = child.kill();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "401",
@@ -1042,4 +1045,46 @@ fn which(program: &str) -> Result<PathBuf, ()> {
         .map(|d| d.join(program))
         .find(|p| p.is_file())
         .ok_or(())
+}
+
+#[test]
+fn a_case_exported_through_the_api_verifies_and_stays_in_scope() {
+    let f = fixture();
+    let s = &f.server;
+    let r = s.post_json(
+        "/api/export",
+        &f.reviewer,
+        &json!({"filter": {"zone": "north"}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/x-tar"));
+    let sha = r.header("x-case-manifest-sha256").unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("case.tar");
+    std::fs::write(&archive, &r.body).unwrap();
+    let out = passwatch()
+        .args(["export", "verify"])
+        .arg(&archive)
+        .arg("--data")
+        .arg(&s.data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exports = s.get("/api/audit?action=export", &f.auditor).json();
+    assert!(exports.to_string().contains(&sha), "{exports}");
+    assert!(exports.to_string().contains("ev-north-2"));
+    // Out of scope, or a mistyped filter, exports nothing.
+    let r = s.post_json("/api/export", &f.north, &json!({"events": ["ev-south-1"]}));
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = s.post_json(
+        "/api/export",
+        &f.reviewer,
+        &json!({"filter": {"camra": "gate-n"}}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
 }

@@ -281,11 +281,30 @@ pub async fn disable_user(
     P(name): P<String>,
 ) -> Result<Json<UserDoc>, ApiError> {
     principal.require(Permission::Admin)?;
+    if name == principal.user.name {
+        return Err(ApiError::conflict(format!(
+            "user {name} cannot disable themselves (another admin, or `passwatch users disable` \
+             on the box, can)"
+        )));
+    }
     let st = state.clone();
     let now = state.now();
     let n = name.clone();
     let result = blocking(move || {
         let mut access = lock(&st.0.access);
+        let admins = access
+            .users()?
+            .into_iter()
+            .filter(|u| !u.disabled && u.roles.contains(&Role::Admin))
+            .count();
+        let target_is_admin = access
+            .user(&n)?
+            .is_some_and(|u| !u.disabled && u.roles.contains(&Role::Admin));
+        if target_is_admin && admins <= 1 {
+            return Err(AccessError::Invalid(format!(
+                "user {n} is the last enabled admin: disabling them would lock every admin out"
+            )));
+        }
         access.set_disabled(&n, true, now)?;
         access.user(&n)?.ok_or(AccessError::UnknownUser(n))
     })
@@ -398,6 +417,12 @@ pub async fn revoke_token(
     P(id): P<String>,
 ) -> Result<Json<TokenDoc>, ApiError> {
     principal.require(Permission::Admin)?;
+    if principal.via == crate::auth::Via::Token(id.clone()) {
+        return Err(ApiError::conflict(format!(
+            "token {id} is the one this request uses: revoke it from another session, or with \
+             `passwatch tokens revoke` on the box"
+        )));
+    }
     let st = state.clone();
     let now = state.now();
     let i = id.clone();

@@ -548,3 +548,157 @@ pub async fn verdict(
     audited(&state, record).await?;
     Ok(Json(detail_doc(outcome?)?))
 }
+
+/// A case export: events by id, or every event matching filters.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRequest {
+    /// Event ids (at most 500).
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Or filters, as `GET /api/events` takes them (`camera`, `zone`, `kind`, `reason`,
+    /// `review`, `since`, `until`, `plate`, `plate_match`, `subject`, `text`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub filter: std::collections::BTreeMap<String, String>,
+}
+
+/// The most events one API export holds (larger cases: `passwatch export` on the box).
+pub const MAX_API_EXPORT: usize = 500;
+
+/// Exports events as one case archive (tar): each event with its reads and verdict history, its
+/// evidence (checked against its SHA-256), and a manifest of every file's SHA-256. The
+/// `X-Case-Manifest-Sha256` header names the archive; `passwatch export verify` checks it.
+#[utoipa::path(post, path = "/api/export", tag = "events", request_body = ExportRequest,
+    responses((status = 200, description = "The case archive", content_type = "application/x-tar", body = Vec<u8>), Errors),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn export(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    principal.require(Permission::Events)?;
+    let req: ExportRequest = json_body(&body)?;
+    let mut ids: Vec<String> = req.events.clone();
+    if ids.is_empty() == req.filter.is_empty() {
+        return Err(ApiError::invalid(
+            "give either `events` (ids) or `filter`, not both and not neither",
+        ));
+    }
+    const FILTER_KEYS: [&str; 11] = [
+        "camera",
+        "zone",
+        "kind",
+        "reason",
+        "review",
+        "since",
+        "until",
+        "plate",
+        "plate_match",
+        "subject",
+        "text",
+    ];
+    if let Some(k) = req
+        .filter
+        .keys()
+        .find(|k| !FILTER_KEYS.contains(&k.as_str()))
+    {
+        return Err(ApiError::invalid(format!(
+            "filter key {k:?}: one of {}",
+            FILTER_KEYS.join(", ")
+        )));
+    }
+    if !req.filter.is_empty() {
+        let params: ListParams = serde_json::to_value(&req.filter)
+            .and_then(serde_json::from_value)
+            .map_err(|e| ApiError::invalid(format!("filter: {e}")))?;
+        let mut query = ListParams {
+            limit: Some(500),
+            order: None,
+            cursor: None,
+            ..params
+        }
+        .to_query(&principal)?;
+        loop {
+            let st = state.clone();
+            let q = query.clone();
+            let page = blocking(move || st.0.journal.with(|j| j.list(&q)))
+                .await?
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            ids.extend(page.events.into_iter().map(|e| e.event.event_id));
+            if ids.len() > MAX_API_EXPORT {
+                break;
+            }
+            match page.next {
+                Some(c) => query.cursor = Some(c),
+                None => break,
+            }
+        }
+    }
+    if ids.len() > MAX_API_EXPORT {
+        return Err(ApiError::invalid(format!(
+            "{} events or more: at most {MAX_API_EXPORT} per API export (narrow the filter, or \
+             use `passwatch export` on the box)",
+            ids.len()
+        )));
+    }
+    for id in &ids {
+        load(&state, &principal, id).await?;
+    }
+    let st = state.clone();
+    let (actor, now, owned) = (principal.user.name.clone(), state.now(), ids.clone());
+    let written = blocking(move || {
+        let mut out = Vec::new();
+        st.0.journal
+            .with(|j| {
+                passwatch_events::case::write_case(
+                    &st.0.config.data_dir,
+                    j,
+                    &owned,
+                    &actor,
+                    now,
+                    &mut out,
+                )
+            })
+            .map(|summary| (summary, out))
+    })
+    .await?;
+    let mut record = principal.record("export", None);
+    let (summary, bytes) = match written {
+        Ok(w) => w,
+        Err(e) => {
+            record.outcome = "409".to_owned();
+            record.detail = serde_json::json!({ "events": ids.len(), "error": e.to_string() });
+            audited(&state, record).await?;
+            return Err(ApiError::conflict(format!(
+                "the case cannot be exported: {e}"
+            )));
+        }
+    };
+    record.detail = serde_json::json!({
+        "events": summary.events.len(),
+        "event_ids": summary.events,
+        "files": summary.files,
+        "absent": summary.absent.len(),
+        "manifest_sha256": summary.manifest_sha256,
+    });
+    audited(&state, record).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"case-{}.tar\"",
+                    &summary.manifest_sha256[..12.min(summary.manifest_sha256.len())]
+                ),
+            ),
+            (
+                header::HeaderName::from_static("x-case-manifest-sha256"),
+                summary.manifest_sha256.clone(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

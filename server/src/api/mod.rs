@@ -108,6 +108,7 @@ async fn healthz() -> &'static str {
         session::login, session::logout, session::current,
         session::cameras, session::metrics,
         events::list, events::open_by_camera, events::detail, events::evidence, events::verdict,
+        events::export,
         registry::passes, registry::import, registry::revoke, registry::reinstate,
         registry::versions, registry::subjects, registry::remove_subject,
         admin::audit, admin::verify, admin::users, admin::add_user, admin::disable_user,
@@ -173,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events/{id}", get(events::detail))
         .route("/api/events/{id}/evidence/{which}", get(events::evidence))
         .route("/api/events/{id}/verdicts", post(events::verdict))
+        .route("/api/export", post(events::export))
         .route("/api/passes", get(registry::passes))
         .route("/api/passes/{code}/revoke", post(registry::revoke))
         .route("/api/passes/{code}/reinstate", post(registry::reinstate))

@@ -39,10 +39,14 @@ pub trait EventSink {
 }
 
 /// A data folder: `events.jsonl` (de-duplicated by `event_id`), `journal.db` (`INSERT OR
-/// IGNORE`), and `evidence/<event_id>/` beside them.
+/// IGNORE`), and `evidence/<event_id>/` beside them. It holds the folder's writer lock
+/// ([`crate::retention::lock_writer`]) while open, so that a purge by another process never
+/// rewrites `events.jsonl` under it, and a second writer is refused.
 #[derive(Debug)]
 pub struct FolderSink {
     dir: PathBuf,
+    /// The folder's writer lock.
+    pub writer: crate::retention::WriterLock,
     /// `events.jsonl`.
     pub jsonl: JsonlSink,
     /// `journal.db`.
@@ -57,7 +61,9 @@ impl FolderSink {
             path: dir.clone(),
             source,
         })?;
+        let writer = crate::retention::lock_writer(&dir)?;
         Ok(FolderSink {
+            writer,
             jsonl: JsonlSink::open(dir.join("events.jsonl"))?,
             journal: Journal::open(dir.join("journal.db"))?,
             dir,

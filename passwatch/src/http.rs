@@ -23,10 +23,16 @@ use passwatch_server::{open_state, AppState, ServerConfig, StartError};
 pub fn state(
     out: &std::path::Path,
     registry: &std::path::Path,
+    retention: &passwatch_registry::site::Retention,
     metrics: Arc<Metrics>,
 ) -> Result<AppState, StartError> {
     let mut config = ServerConfig::new(out);
     config.registry = registry.to_owned();
+    // POST /api/purge removes journal rows and evidence at once; events.jsonl is compacted by
+    // the run's own hourly purge, which holds the writer lock.
+    config.retention = Some(passwatch_events::retention::RetentionPolicy::from(
+        retention,
+    ));
     open_state(config, Some(metrics))
 }
 

@@ -316,6 +316,49 @@ fn start_control(address: &str, state: passwatch_server::AppState, stop: Stop) -
     })
 }
 
+/// How often the site's retention is applied.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Applies the site's `[retention]` to the run's data folder at start and then hourly, under
+/// the event output's lock, each purge written to the audit log by `system` (counts only).
+fn start_hourly_purge(site: &Site, shared: Arc<Shared>, stop: Stop) -> Result<()> {
+    let policy = passwatch_events::retention::RetentionPolicy::from(&site.retention);
+    if policy.keeps_forever() {
+        return Ok(());
+    }
+    std::thread::Builder::new()
+        .name("purge".into())
+        .spawn(move || loop {
+            let now = chrono::Utc::now();
+            let report = shared
+                .events
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .purge(&policy, now);
+            match report {
+                Ok(report) => {
+                    let mut record =
+                        passwatch_events::audit::AuditRecord::new("system", "purge", None);
+                    record.via = Some("run".to_owned());
+                    record.detail = serde_json::json!({ "report": report });
+                    let logged =
+                        passwatch_events::audit::AuditLog::open(shared.out_dir.join("audit.db"))
+                            .and_then(|mut log| log.append(&[record], now));
+                    if let Err(e) = logged {
+                        tracing::error!(error = %e, "the purge is not in the audit log");
+                    }
+                    tracing::info!(?report, "retention applied");
+                }
+                Err(e) => tracing::error!(error = %e, "the retention purge failed"),
+            }
+            if stop.wait_timeout(PURGE_EVERY) {
+                return;
+            }
+        })
+        .context("cannot start the purge thread")?;
+    Ok(())
+}
+
 /// Runs the cameras until SIGINT/SIGTERM; exit status 0 after an orderly stop.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let site = Arc::new(Site::load(&args.site)?);
@@ -341,8 +384,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create the output folder", args.out.display()))?;
-    let jsonl = JsonlSink::open(args.out.join("events.jsonl"))?;
+    // The folder's writer lock, for the run's life: a second writer is refused, and a purge by
+    // another process leaves events.jsonl to this one. Lines a purge left to compact go first.
+    let writer = passwatch_events::retention::lock_writer(&args.out)
+        .with_context(|| format!("--out {}: another process writes there", args.out.display()))?;
     let journal = Journal::open(args.out.join("journal.db"))?;
+    passwatch_events::retention::compact_pending(&writer)?;
+    let jsonl = JsonlSink::open(args.out.join("events.jsonl"))?;
 
     let clocks: Arc<dyn Clocks> = Arc::new(RealClocks::new());
     let stop = Stop::new();
@@ -359,7 +407,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .collect();
     let metrics = Arc::new(Metrics::new(cameras, clocks.clone()));
     // Signals and the operator's surface first: a stop during model loading is orderly too.
-    let api = crate::http::state(&args.out, &args.registry, metrics.clone())
+    let api = crate::http::state(&args.out, &args.registry, &site.retention, metrics.clone())
         .with_context(|| format!("--out {}: the review API's stores", args.out.display()))?;
     let control = start_control(&args.http, api, stop.clone())?;
     {
@@ -440,7 +488,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         planned.iter().map(|p| p.info.clone()).collect(),
         board.clone(),
         cell.clone(),
-        EventOutput { jsonl, journal },
+        EventOutput {
+            jsonl,
+            journal,
+            writer,
+        },
         metrics.clone(),
         clocks.clone(),
         threshold,
@@ -452,6 +504,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         ..TrackerConfig::default()
     };
     let shared = Arc::new(shared);
+
+    start_hourly_purge(&site, shared.clone(), stop.clone())?;
 
     let done = Stop::new();
     shutdown::enforce_bound(stop.clone(), done.clone(), bound)

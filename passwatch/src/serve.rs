@@ -35,6 +35,9 @@ pub struct ServeArgs {
     /// The registry database (default DATA/registry.db).
     #[arg(long, env = "PASSWATCH_REGISTRY")]
     pub registry: Option<PathBuf>,
+    /// The site file: its [retention] is applied hourly and by POST /api/purge.
+    #[arg(long)]
+    pub site: Option<PathBuf>,
 }
 
 /// Serves until SIGINT/SIGTERM.
@@ -50,6 +53,12 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         config.registry = r.clone();
     }
     config.tls = tls.is_some();
+    if let Some(site) = &args.site {
+        let site = passwatch_registry::site::Site::load(site)?;
+        config.retention = Some(passwatch_events::retention::RetentionPolicy::from(
+            &site.retention,
+        ));
+    }
     let state =
         open_state(config, None).with_context(|| format!("--data {}", args.data.display()))?;
     let listener = std::net::TcpListener::bind(args.listen)
@@ -85,6 +94,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             }
             tracing::info!("stopping: finishing the requests in flight");
         };
+        passwatch_server::spawn_hourly_purge(state.clone());
         passwatch_server::serve(listener, passwatch_server::router(state), tls, shutdown).await
     })?;
     Ok(ExitCode::SUCCESS)

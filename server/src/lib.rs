@@ -143,3 +143,24 @@ pub fn open_state(
 ) -> Result<AppState, StartError> {
     AppState::open(config, Arc::new(passwatch_base::time::SystemClock), metrics)
 }
+
+/// Applies the configured retention at start and then hourly, as `system`, for as long as the
+/// runtime runs (`passwatch serve`; `passwatch run` purges under its own writer lock instead).
+pub fn spawn_hourly_purge(state: AppState) {
+    let Some(policy) = state.0.config.retention else {
+        return;
+    };
+    if policy.keeps_forever() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match api::admin::run_purge(&state, &policy, "system", Some("serve".to_owned())).await {
+                Ok(report) => tracing::info!(%report, "retention applied"),
+                Err(e) => tracing::error!(error = %e.message, "the retention purge failed"),
+            }
+        }
+    });
+}

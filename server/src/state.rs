@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub tls: bool,
     /// Journal connections for reads.
     pub journal_connections: usize,
+    /// The site's retention, applied hourly and by `POST /api/purge`; `None`: keep everything.
+    pub retention: Option<passwatch_events::retention::RetentionPolicy>,
 }
 
 impl ServerConfig {
@@ -48,6 +50,7 @@ impl ServerConfig {
                 .map(|n| n.get())
                 .unwrap_or(2)
                 .max(4),
+            retention: None,
         }
     }
 }

@@ -153,9 +153,14 @@ impl Drop for Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    fn start_with(data: &Path, extra: &[&str]) -> Server {
         let mut child = passwatch()
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -1087,4 +1092,42 @@ fn a_case_exported_through_the_api_verifies_and_stays_in_scope() {
         &json!({"filter": {"camra": "gate-n"}}),
     );
     assert_eq!(r.status, 422, "{}", r.text());
+}
+
+#[test]
+fn the_site_retention_purges_through_the_api_and_is_audited_by_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    data_folder(&data);
+    add_user(&data, "root", "admin", &[]);
+    add_user(&data, "aud", "auditor", &[]);
+    let (admin, auditor) = (token(&data, "root", &[]), token(&data, "aud", &[]));
+    let site = dir.path().join("site.toml");
+    std::fs::write(
+        &site,
+        "name = \"t\"\nutc_offset = \"+00:00\"\n[retention]\nevents_days = 30\n\n\
+         [[cameras]]\nid = \"gate-n\"\nzone = \"north\"\nanalyses = [\"plates\"]\n\n\
+         [[zones]]\nid = \"north\"\n",
+    )
+    .unwrap();
+    let s = Server::start_with(&data, &["--site", site.to_str().unwrap()]);
+    // The events are of April 2026; the hourly purge at start may already have run.
+    let r = s.post_json("/api/purge", &admin, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let events = s.get("/api/events", &admin).json();
+    assert_eq!(events["events"], json!([]), "every event is past 30 days");
+    assert!(!data.join("evidence/ev-north-1").exists());
+    let purges = s.get("/api/audit?action=purge", &auditor).json();
+    let text = purges.to_string();
+    assert!(text.contains("events_removed"), "{text}");
+    for secret in ["ev-north-1", "ABC1234", "5DJ0529"] {
+        assert!(
+            !text.contains(secret),
+            "{secret} in the purge's audit entry"
+        );
+    }
+    // The folder has no writer, so events.jsonl was compacted too.
+    let jsonl = std::fs::read_to_string(data.join("events.jsonl")).unwrap();
+    assert!(!jsonl.contains("ev-north-1"), "{jsonl}");
+    assert_eq!(s.post_json("/api/purge", &auditor, &json!({})).status, 403);
 }

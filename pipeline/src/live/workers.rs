@@ -42,6 +42,7 @@ use crate::track::TrackerConfig;
 use image::RgbImage;
 use passwatch_base::time::WallTime;
 use passwatch_events::evidence::{write_evidence, Evidence};
+use passwatch_events::retention::{purge_locked, PurgeReport, RetentionPolicy, WriterLock};
 use passwatch_events::{Event, EventError, EventSink, Journal, JsonlSink, Subject};
 use passwatch_plate_reader::formats::PlateFormats;
 use passwatch_registry::site::Site;
@@ -70,12 +71,34 @@ pub struct CameraInfo {
     pub faces: bool,
 }
 
-/// Where events go: one JSONL file and one journal for the whole run.
+/// Where events go: one JSONL file and one journal for the whole run, and the data folder's
+/// writer lock, held for the run's life (a purge by another process leaves `events.jsonl` to
+/// the lock holder: [`EventOutput::purge`]).
 pub struct EventOutput {
     /// `events.jsonl`.
     pub jsonl: JsonlSink,
     /// `journal.db`.
     pub journal: Journal,
+    /// The data folder's writer lock.
+    pub writer: WriterLock,
+}
+
+impl EventOutput {
+    /// Applies the site's retention to the run's own data folder, under the output's lock (no
+    /// event is appended meanwhile): journal rows, verdicts and evidence, and `events.jsonl`
+    /// compacted and reopened.
+    pub fn purge(
+        &mut self,
+        policy: &RetentionPolicy,
+        now: WallTime,
+    ) -> Result<PurgeReport, EventError> {
+        self.jsonl.flush()?;
+        let report = purge_locked(&self.writer, policy, now)?;
+        if report.jsonl_compacted {
+            self.jsonl = JsonlSink::open(self.writer.jsonl_path())?;
+        }
+        Ok(report)
+    }
 }
 
 /// A camera's view of the run's event output: evidence is written without any lock (each event

@@ -436,3 +436,56 @@ pub async fn revoke_token(
     audited(&state, record).await?;
     Ok(Json(token_doc(result?, None)))
 }
+
+/// What a purge removed (counts only).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurgeDoc {
+    /// The report: events, dismissed events, evidence folders, verdicts and files removed,
+    /// bytes freed, and whether `events.jsonl` was compacted (only when no writer holds it).
+    #[schema(value_type = Object)]
+    pub report: serde_json::Value,
+}
+
+/// Applies the site's retention now (it also runs hourly).
+#[utoipa::path(post, path = "/api/purge", tag = "admin",
+    responses((status = 200, description = "What was removed", body = PurgeDoc), Errors),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn purge(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<PurgeDoc>, ApiError> {
+    principal.require(Permission::Admin)?;
+    let Some(policy) = state.0.config.retention else {
+        return Err(ApiError::conflict(
+            "no retention is configured (serve --site FILE with a [retention] section)",
+        ));
+    };
+    let report = run_purge(
+        &state,
+        &policy,
+        &principal.user.name,
+        Some(principal.via_text()),
+    )
+    .await?;
+    Ok(Json(PurgeDoc { report }))
+}
+
+/// Runs one purge of the data folder and audits it (counts, not contents) as `actor`.
+pub async fn run_purge(
+    state: &AppState,
+    policy: &passwatch_events::retention::RetentionPolicy,
+    actor: &str,
+    via: Option<String>,
+) -> Result<serde_json::Value, ApiError> {
+    let (dir, policy2, now) = (state.0.config.data_dir.clone(), *policy, state.now());
+    let report = blocking(move || passwatch_events::retention::purge(&dir, &policy2, now))
+        .await?
+        .map_err(|e| ApiError::internal(format!("purge: {e}")))?;
+    let report = serde_json::to_value(&report)
+        .map_err(|e| ApiError::internal(format!("purge report: {e}")))?;
+    let mut record = passwatch_events::audit::AuditRecord::new(actor, "purge", None);
+    record.via = via;
+    record.detail = serde_json::json!({ "report": report });
+    audited(state, record).await?;
+    Ok(report)
+}

@@ -8,7 +8,7 @@
 //! | `/api/events…` (list, counts, detail, evidence, verdicts, export) | reviewer, within scope |
 //! | `/api/passes…`, `/api/watchlist…`, `/api/registry/versions` | registrar |
 //! | `GET /api/audit`, `GET /api/audit/verify` | auditor |
-//! | `/api/users…`, `/api/tokens…` | admin |
+//! | `/api/users…`, `/api/tokens…`, `POST /api/purge` | admin |
 //!
 //! `admin` holds every permission. Every request with credentials is written to the audit log
 //! before its answer leaves (reads of events and evidence included); a request the audit log
@@ -112,7 +112,7 @@ async fn healthz() -> &'static str {
         registry::passes, registry::import, registry::revoke, registry::reinstate,
         registry::versions, registry::subjects, registry::remove_subject,
         admin::audit, admin::verify, admin::users, admin::add_user, admin::disable_user,
-        admin::tokens, admin::create_token, admin::revoke_token,
+        admin::tokens, admin::create_token, admin::revoke_token, admin::purge,
     ),
     modifiers(&Security),
     tags((name = "session"), (name = "events"), (name = "registry"), (name = "admin"))
@@ -187,6 +187,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users/{name}/disable", post(admin::disable_user))
         .route("/api/tokens", get(admin::tokens).post(admin::create_token))
         .route("/api/tokens/{id}/revoke", post(admin::revoke_token))
+        .route("/api/purge", post(admin::purge))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(import)
         .fallback(not_found)

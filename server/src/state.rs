@@ -261,6 +261,9 @@ pub struct Inner {
     pub clock: Arc<dyn Clock + Send + Sync>,
     /// The live cameras' metrics, when mounted in `passwatch run`.
     pub metrics: Option<Arc<Metrics>>,
+    /// The face models for enrolment, loaded at the first enrolment (a server that never
+    /// enrols never loads them).
+    pub faces: Mutex<Option<passwatch_face_matcher::FaceMatcher>>,
 }
 
 impl AppState {
@@ -289,6 +292,7 @@ impl AppState {
             limiter: LoginLimiter::default(),
             clock,
             metrics,
+            faces: Mutex::new(None),
             config,
         })))
     }

@@ -1131,3 +1131,120 @@ fn the_site_retention_purges_through_the_api_and_is_audited_by_counts() {
     assert!(!jsonl.contains("ev-north-1"), "{jsonl}");
     assert_eq!(s.post_json("/api/purge", &auditor, &json!({})).status, 403);
 }
+
+fn fixtures() -> PathBuf {
+    match std::env::var_os("PASSWATCH_FIXTURES").filter(|v| !v.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
+    }
+}
+
+/// A `multipart/form-data` body: text fields, then files as `photo`.
+fn multipart(fields: &[(&str, &str)], photos: &[(&str, Vec<u8>)]) -> (String, Vec<u8>) {
+    let boundary = "pw-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (name, bytes) in photos {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; \
+                 filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn registrars_enrol_from_uploaded_photos_with_the_cli_refusals() {
+    let f = fixture();
+    let s = &f.server;
+    let people = fixtures().join("faces/people");
+    let good = std::fs::read(people.join("obama.jpg")).unwrap();
+    let two = std::fs::read(people.join("two_people.jpg")).unwrap();
+    let order = [
+        ("order_from", "2026-04-01T00:00:00Z"),
+        ("order_until", "2026-05-01T00:00:00Z"),
+        ("home_zone", "north"),
+    ];
+    let post = |token: &str, photos: &[(&str, Vec<u8>)]| {
+        let (content_type, body) = multipart(&order, photos);
+        s.request(
+            "POST",
+            "/api/watchlist/S-42/enrol",
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("Content-Type", &content_type),
+            ],
+            &body,
+        )
+    };
+    assert_eq!(
+        post(&f.reviewer, &[("obama.jpg", good.clone())]).status,
+        403
+    );
+    let r = post(
+        &f.registrar,
+        &[
+            ("obama.jpg", good.clone()),
+            ("two.jpg", two),
+            ("notes.jpg", b"this is not an image".to_vec()),
+        ],
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    let refused = r.json()["details"]["refused"].clone();
+    let reasons: Vec<String> = refused
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| format!("{} {}", x["photo"], x["reason"]))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{refused}");
+    assert!(
+        reasons[0].contains("two.jpg") && reasons[0].contains("several_faces"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("notes.jpg") && reasons[1].contains("not_an_image"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        s.get("/api/watchlist", &f.registrar).json(),
+        json!([]),
+        "nothing stored"
+    );
+    let r = post(&f.registrar, &[("obama.jpg", good)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["references"], 1);
+    let listed = s.get("/api/watchlist", &f.registrar).json();
+    assert_eq!(listed[0]["subject_id"], "S-42");
+    assert!(!listed.to_string().contains("embedding"));
+    let r = s.request(
+        "DELETE",
+        "/api/watchlist/S-42",
+        &[("Authorization", &format!("Bearer {}", f.registrar))],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.get("/api/watchlist", &f.registrar).json(), json!([]));
+    let audit = s.get("/api/audit?action=subject.", &f.auditor).json();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["subject.enrol", "subject.enrol", "subject.remove"]
+    );
+}

@@ -110,7 +110,7 @@ async fn healthz() -> &'static str {
         events::list, events::open_by_camera, events::detail, events::evidence, events::verdict,
         events::export,
         registry::passes, registry::import, registry::revoke, registry::reinstate,
-        registry::versions, registry::subjects, registry::remove_subject,
+        registry::versions, registry::subjects, registry::remove_subject, registry::enrol,
         admin::audit, admin::verify, admin::users, admin::add_user, admin::disable_user,
         admin::tokens, admin::create_token, admin::revoke_token, admin::purge,
     ),
@@ -161,6 +161,9 @@ pub fn router(state: AppState) -> Router {
     let import = Router::new()
         .route("/api/passes/import", post(registry::import))
         .layer(DefaultBodyLimit::max(IMPORT_LIMIT));
+    let enrol = Router::new()
+        .route("/api/watchlist/{subject}/enrol", post(registry::enrol))
+        .layer(DefaultBodyLimit::max(registry::ENROL_LIMIT));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi_json))
@@ -190,6 +193,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/purge", post(admin::purge))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(import)
+        .merge(enrol)
         .fallback(not_found)
         .with_state(state)
 }

@@ -431,3 +431,215 @@ pub async fn remove_subject(
     audited(&state, record).await?;
     Ok(Json(version_doc(result?)))
 }
+
+/// The largest side of an enrolment photo (as the command line).
+pub const MAX_PHOTO_SIDE: u32 = 12_000;
+/// Largest enrolment upload (all photos together).
+pub const ENROL_LIMIT: usize = 32 * 1024 * 1024;
+
+/// An enrolment upload (`multipart/form-data`).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct EnrolForm {
+    /// Start of the order (RFC 3339); required for a new subject.
+    order_from: Option<String>,
+    /// End of the order (RFC 3339, exclusive); required for a new subject.
+    order_until: Option<String>,
+    /// Home zone; required for a new subject.
+    home_zone: Option<String>,
+    /// `active` or `inactive`.
+    status: Option<String>,
+    /// Reference photos, one face each (repeat the field).
+    #[schema(value_type = Vec<String>, format = Binary)]
+    photo: Vec<Vec<u8>>,
+}
+
+/// An enrolment's outcome.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrolDoc {
+    /// The new registry version.
+    pub version: VersionDoc,
+    /// Reference embeddings stored (the photos are not kept).
+    pub references: usize,
+}
+
+fn decode_photo(bytes: &[u8]) -> Result<image::RgbImage, String> {
+    let reader = || {
+        image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| format!("not_an_image: cannot read: {e}"))
+    };
+    let r = reader()?;
+    if r.format().is_none() {
+        return Err("not_an_image: unknown format".into());
+    }
+    // The header first: the declared size is checked before a pixel is allocated.
+    let (w, h) = r
+        .into_dimensions()
+        .map_err(|e| format!("not_an_image: {e}"))?;
+    if w > MAX_PHOTO_SIDE || h > MAX_PHOTO_SIDE {
+        return Err(format!(
+            "too_large: image of {w}×{h} pixels (at most {MAX_PHOTO_SIDE} per side)"
+        ));
+    }
+    reader()?
+        .decode()
+        .map(|i| i.to_rgb8())
+        .map_err(|e| format!("not_an_image: {e}"))
+}
+
+/// Enrols (or updates) a watchlist subject from uploaded photos: every photo must hold exactly
+/// one good face, or nothing is stored and each refusal is listed with its photo (422), as
+/// `passwatch registry enroll` does. Photos are never kept; only the embeddings are.
+#[utoipa::path(post, path = "/api/watchlist/{subject}/enrol", tag = "registry",
+    params(("subject" = String, Path, description = "The subject id")),
+    request_body(content = EnrolForm, content_type = "multipart/form-data"),
+    responses((status = 200, description = "Enrolled", body = EnrolDoc), Errors),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn enrol(
+    State(state): State<AppState>,
+    principal: Principal,
+    P(subject): P<String>,
+    request: axum::extract::Request,
+) -> Result<Json<EnrolDoc>, ApiError> {
+    use axum::extract::FromRequest;
+    principal.require(Permission::Registry)?;
+    if subject.len() > 128 {
+        return Err(ApiError::bad_request("subject: at most 128 characters"));
+    }
+    let mut form = axum::extract::Multipart::from_request(request, &state)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                e.status(),
+                "bad_request",
+                format!("body: {}", e.body_text()),
+            )
+        })?;
+    let (mut fields, mut photos) = (std::collections::BTreeMap::new(), Vec::new());
+    while let Some(field) = form.next_field().await.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            "bad_request",
+            format!("body: {}", e.body_text()),
+        )
+    })? {
+        let name = field.name().unwrap_or("").to_owned();
+        let file = field.file_name().map(str::to_owned);
+        let bytes = field.bytes().await.map_err(|e| {
+            ApiError::new(
+                e.status(),
+                "bad_request",
+                format!("{name}: {}", e.body_text()),
+            )
+        })?;
+        match name.as_str() {
+            "photo" => photos.push((
+                file.unwrap_or_else(|| format!("photo {}", photos.len() + 1)),
+                bytes,
+            )),
+            "order_from" | "order_until" | "home_zone" | "status" => {
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| ApiError::invalid(format!("{name}: not UTF-8 text")))?;
+                fields.insert(name, text);
+            }
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "field {other:?}: order_from, order_until, home_zone, status or photo"
+                )))
+            }
+        }
+    }
+    let st = state.clone();
+    let actor = principal.user.name.clone();
+    let sub = subject.clone();
+    let outcome = blocking(move || -> Result<(RegistryVersion, usize), ApiError> {
+        let existing = lock(&st.0.registry).subject(&sub).map_err(registry_error)?;
+        if existing.is_none() && photos.is_empty() {
+            return Err(ApiError::invalid(format!(
+                "subject {sub}: a new subject needs at least one photo"
+            )));
+        }
+        let fmt = |t: passwatch_base::time::WallTime| passwatch_registry::passes::format_time(t);
+        let get = |key: &str, old: Option<String>| -> Result<String, ApiError> {
+            fields
+                .get(key)
+                .cloned()
+                .or(old)
+                .ok_or_else(|| ApiError::invalid(format!("{key}: needed for a new subject")))
+        };
+        let spec = passwatch_registry::SubjectSpec::parse(
+            &sub,
+            &get("order_from", existing.as_ref().map(|s| fmt(s.order_from)))?,
+            &get("order_until", existing.as_ref().map(|s| fmt(s.order_until)))?,
+            &get("home_zone", existing.as_ref().map(|s| s.home_zone.clone()))?,
+            fields.get("status").map(String::as_str),
+        )
+        .map_err(registry_error)?;
+        let mut faces = lock(&st.0.faces);
+        if faces.is_none() {
+            let options = passwatch_models::SessionOptions::default();
+            *faces = Some(
+                passwatch_pipeline::options::load_face_matcher(&options).map_err(|e| {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        format!("the face models cannot be loaded: {e}"),
+                    )
+                })?,
+            );
+        }
+        let matcher = faces.as_mut().expect("loaded above");
+        let check = passwatch_face_matcher::EnrolmentCheck::default();
+        let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+        for (name, bytes) in &photos {
+            let image = match decode_photo(bytes) {
+                Ok(i) => i,
+                Err(why) => {
+                    refused.push(serde_json::json!({ "photo": name, "reason": why }));
+                    continue;
+                }
+            };
+            match matcher
+                .check_enrolment(&image, &check)
+                .map_err(|e| ApiError::internal(format!("{name}: {e}")))?
+            {
+                passwatch_face_matcher::Enrolment::Accepted(face) => {
+                    accepted.push((face.embedding.clone(), face.quality.score))
+                }
+                passwatch_face_matcher::Enrolment::Rejected(r) => {
+                    refused.push(serde_json::json!({ "photo": name, "reason": r.to_string() }))
+                }
+            }
+        }
+        if !refused.is_empty() {
+            let mut e = ApiError::invalid(format!(
+                "subject {sub}: {} of {} photos refused, nothing stored",
+                refused.len(),
+                photos.len()
+            ));
+            e.details = Some(serde_json::json!({ "refused": refused }));
+            return Err(e);
+        }
+        let n = accepted.len();
+        let version = lock(&st.0.registry)
+            .enroll(spec, accepted, &actor)
+            .map_err(registry_error)?;
+        Ok((version, n))
+    })
+    .await?;
+    let mut record = principal.record("subject.enrol", Some(&subject));
+    match &outcome {
+        Ok((v, n)) => record.detail = serde_json::json!({ "version": v.version, "references": n }),
+        Err(e) => {
+            record.outcome = e.status.as_u16().to_string();
+            record.detail = serde_json::json!({ "refused": e.details.as_ref().map(|d| d["refused"].as_array().map(|a| a.len())) });
+        }
+    }
+    audited(&state, record).await?;
+    let (version, references) = outcome?;
+    Ok(Json(EnrolDoc {
+        version: version_doc(version),
+        references,
+    }))
+}

@@ -83,8 +83,21 @@ def cpu_s(pid):
 METRIC = re.compile(r'^(passwatch_[a-z_]+)(?:\{([^}]*)\})?\s+([0-9.eE+-]+|NaN)$')
 
 
+TOKEN = None
+
+
+def viewer_token(passwatch, out):
+    """A viewer and its token in the run's data folder: /metrics needs one (design/review-api.md)."""
+    subprocess.run([passwatch, "users", "add", "soak", "--role", "viewer", "--data", out],
+                   input="soak-viewer-password\n", text=True, check=True, stdout=subprocess.DEVNULL)
+    made = subprocess.run([passwatch, "tokens", "create", "--user", "soak", "--data", out],
+                          text=True, check=True, capture_output=True)
+    return made.stdout.strip().splitlines()[-1]
+
+
 def scrape(base):
-    text = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+    request = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    text = urllib.request.urlopen(request, timeout=5).read().decode()
     out = {}
     for line in text.splitlines():
         m = METRIC.match(line)
@@ -167,6 +180,8 @@ def main():
     servers = [start_server(str(args.rtsp_serve), args.file) for _ in range(args.cameras)]
     urls = [u for _, u in servers]
     (work / "site.toml").write_text(site_toml(urls, args.analyse_fps))
+    global TOKEN
+    TOKEN = viewer_token(str(args.passwatch), str(work / "out"))
     cmd = [
         str(args.passwatch), "run", "--site", str(work / "site.toml"), "--out", str(work / "out"),
         "--passes", str(args.passes), "--http", "127.0.0.1:0", *args.run_args,

@@ -35,7 +35,7 @@ pub struct ServeArgs {
     /// The registry database (default DATA/registry.db).
     #[arg(long, env = "PASSWATCH_REGISTRY")]
     pub registry: Option<PathBuf>,
-    /// The site file: its [retention] is applied hourly and by POST /api/purge.
+    /// The site file: its `[retention]` is applied hourly and by POST /api/purge.
     #[arg(long)]
     pub site: Option<PathBuf>,
 }

@@ -161,8 +161,9 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
+            .env("PASSWATCH_LOG", "debug")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(data.with_extension("serve.log")).unwrap())
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -959,6 +960,15 @@ fn no_response_holds_an_embedding_and_listen_rules_hold() {
     }
     for needle in ["embedding", "vector", "password", "pwt_"] {
         assert!(!bodies.contains(needle), "{needle} in an API response");
+    }
+    // Nor the server's log (at debug level), nor a case export.
+    let r = s.post_json("/api/export", &f.admin, &json!({"events": ["ev-face-1"]}));
+    assert_eq!(r.status, 200);
+    let export = String::from_utf8_lossy(&r.body).into_owned();
+    let log = std::fs::read_to_string(s.data.with_extension("serve.log")).unwrap();
+    for needle in ["embedding", "vector", PASSWORD, &f.admin, &f.reviewer] {
+        assert!(!export.contains(needle), "{needle} in an export");
+        assert!(!log.contains(needle), "{needle} in the server's log");
     }
     // A non-loopback address without TLS is refused unless the operator insists.
     let out = passwatch()

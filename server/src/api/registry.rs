@@ -132,6 +132,12 @@ fn registry_error(e: RegistryError) -> ApiError {
         RegistryError::Malformed { file, message } => {
             ApiError::invalid(format!("{file}: {message}"))
         }
+        e @ (RegistryError::InvalidSubject { .. } | RegistryError::MissingActor) => {
+            ApiError::invalid(e.to_string())
+        }
+        e @ (RegistryError::WatchlistModel { .. } | RegistryError::WatchlistDimension { .. }) => {
+            ApiError::conflict(e.to_string())
+        }
         e if e.is_retryable() => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",

@@ -23,3 +23,5 @@ pub mod replay;
 pub mod run;
 pub mod serve;
 pub mod shutdown;
+#[cfg(test)]
+mod test_support;

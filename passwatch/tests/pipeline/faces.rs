@@ -272,17 +272,23 @@ fn a_street_crowd_with_everyone_enrolled_raises_nothing_and_leaves_no_trace() {
     );
     assert!(events_of(&out.join("events.jsonl")).is_empty());
 
-    // Privacy: the output holds the (empty) events and journal, nothing else; the registry did
-    // not change; neither holds any embedding of the crowd's faces; the logs name nobody.
+    // Privacy: the output holds the (empty) events and journal and the writer's lock (a
+    // process id), nothing else; the registry did not change; neither holds any embedding of
+    // the crowd's faces; the logs name nobody.
     let files: Vec<String> = files_under(&out)
         .iter()
         .map(|p| p.strip_prefix(&out).unwrap().display().to_string())
         .collect();
     assert!(
-        files
-            .iter()
-            .all(|f| f == "events.jsonl" || f.starts_with("journal.db")),
+        files.iter().all(|f| f == "events.jsonl"
+            || f == "events.jsonl.lock"
+            || f.starts_with("journal.db")),
         "{files:?}"
+    );
+    let lock = std::fs::read_to_string(out.join("events.jsonl.lock")).unwrap_or_default();
+    assert!(
+        lock.trim().chars().all(|c| c.is_ascii_digit()),
+        "the lock holds a process id only: {lock:?}"
     );
     let after = std::fs::read(&registry).unwrap();
     assert_eq!(before.len(), after.len(), "the registry changed size");

@@ -236,6 +236,24 @@ impl AuditLog {
         &self.path
     }
 
+    /// Stops this connection from checkpointing the WAL itself (SQLite's default runs a
+    /// checkpoint inside whichever commit crosses 1000 pages, and every request waiting on that
+    /// commit waits for it); [`AuditLog::checkpoint`] from another connection does it instead.
+    pub fn without_autocheckpoint(self) -> Result<AuditLog, AuditError> {
+        self.conn
+            .query_row("PRAGMA wal_autocheckpoint = 0", [], |_| Ok(()))
+            .map_err(self.db("turning off automatic checkpoints"))?;
+        Ok(self)
+    }
+
+    /// Copies what the WAL holds into the database without waiting for, or blocking, the
+    /// writer (a passive checkpoint).
+    pub fn checkpoint(&self) -> Result<(), AuditError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(self.db("checkpointing"))
+    }
+
     fn db(&self, context: &'static str) -> impl FnOnce(rusqlite::Error) -> AuditError + '_ {
         move |source| AuditError::Database {
             path: self.path.clone(),

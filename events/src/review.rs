@@ -501,10 +501,12 @@ impl Journal {
             let p = normalise_plate(p);
             match q.plate_match {
                 PlateMatch::Exact => bind("plate = ?", Text(p)),
-                PlateMatch::Prefix => bind(
-                    "plate LIKE ? ESCAPE '\\'",
-                    Text(format!("{}%", like_escape(&p))),
-                ),
+                PlateMatch::Prefix => {
+                    // A range on the indexed column (LIKE would scan every row): every plate
+                    // starting with `p` sorts at or after `p` and before `p` + U+10FFFF.
+                    bind("plate >= ?", Text(p.clone()));
+                    bind("plate < ?", Text(format!("{p}\u{10FFFF}")));
+                }
                 PlateMatch::Confusable => bind("plate_key = ?", Text(confusable_key(&p))),
             }
         }

@@ -177,6 +177,24 @@ impl AuditWriter {
     }
 }
 
+/// Checkpoints the audit log's WAL every second from its own connection, so that no request
+/// waits for a checkpoint inside the audit writer's commit (SQLite would otherwise run one, with
+/// its fsyncs, inside whichever commit crosses 1000 pages). The thread lives as long as the
+/// process.
+fn start_checkpointer(log: AuditLog) {
+    let spawned = std::thread::Builder::new()
+        .name("audit-checkpoint".to_owned())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            if let Err(e) = log.checkpoint() {
+                tracing::warn!(error = %e, "audit log checkpoint failed; retrying in a second");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the audit checkpointer; the WAL grows until restart");
+    }
+}
+
 /// Failed logins remembered per user name and per client address: after
 /// [`LoginLimiter::MAX_FAILURES`] in [`LoginLimiter::WINDOW`], further attempts are refused
 /// (429) until the oldest failure leaves the window.
@@ -282,7 +300,11 @@ impl AppState {
             .map(|_| Journal::open(dir.join("journal.db")))
             .collect::<Result<Vec<_>, _>>()?;
         let audit_path = dir.join("audit.db");
-        let writer = AuditWriter::start(AuditLog::open(&audit_path)?, clock.clone());
+        let writer = AuditWriter::start(
+            AuditLog::open(&audit_path)?.without_autocheckpoint()?,
+            clock.clone(),
+        );
+        start_checkpointer(AuditLog::open(&audit_path)?);
         Ok(AppState(Arc::new(Inner {
             journal: Pool::new(journals),
             access: Mutex::new(AccessStore::open(dir.join("access.db"))?),

@@ -7,8 +7,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use passwatch_events::review::{
-    DismissReason, EventQuery, ListedEvent, Order, PlateMatch, ReviewError, ReviewedEvent, Verdict,
-    VerdictRecord,
+    DismissReason, EventQuery, Order, PlateMatch, RawListedEvent, ReviewError, ReviewedEvent,
+    Verdict, VerdictRecord,
 };
 use passwatch_events::{EventKind, Review};
 use serde::{Deserialize, Serialize};
@@ -143,9 +143,10 @@ impl ListParams {
 /// An event with its review state now.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ListedEventDoc {
-    /// The event (schema `passwatch.event.v1`), `review` being the state now.
+    /// The event (schema `passwatch.event.v1`), `review` being the state now: its stored JSON,
+    /// copied into the page without being parsed.
     #[schema(value_type = Object)]
-    pub event: serde_json::Value,
+    pub event: Box<serde_json::value::RawValue>,
     /// The version a verdict must name.
     pub review_version: u64,
 }
@@ -225,9 +226,11 @@ fn detail_doc(r: ReviewedEvent) -> Result<EventDetailDoc, ApiError> {
     })
 }
 
-fn listed_doc(e: ListedEvent) -> Result<ListedEventDoc, ApiError> {
+fn listed_doc(e: RawListedEvent) -> Result<ListedEventDoc, ApiError> {
     Ok(ListedEventDoc {
-        event: to_value(&e.event)?,
+        event: serde_json::value::RawValue::from_string(e.json).map_err(|err| {
+            ApiError::internal(format!("event {}: stored JSON: {err}", e.event_id))
+        })?,
         review_version: e.review_version,
     })
 }
@@ -250,7 +253,7 @@ pub async fn list(
         "text_search": query.text.is_some(),
     });
     let st = state.clone();
-    let page = blocking(move || st.0.journal.with(|j| j.list(&query))).await?;
+    let page = blocking(move || st.0.journal.with(|j| j.list_raw(&query))).await?;
     let page = page.map_err(|e| match e {
         passwatch_events::review::ListError::Cursor(c) => ApiError::bad_request(c.to_string()),
         other => ApiError::internal(other.to_string()),

@@ -43,5 +43,13 @@ status=0
     --report junit --report-dir "$out/report" \
     --suppress-health-check all >"$out/schemathesis.txt" 2>&1 || status=$?
 tail -40 "$out/schemathesis.txt"
-echo "requests served: $(grep -c 'request' "$out/serve.err" || true) (see $out)"
+# Every request that presented the token is in the audit log: that is the count of requests.
+python3 - "$data/audit.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+total = c.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+by = c.execute("SELECT outcome, COUNT(*) FROM audit GROUP BY 1 ORDER BY 2 DESC").fetchall()
+print(f"audited requests: {total}; by outcome: {by}")
+PY
+echo "(files in $out)"
 exit $status
